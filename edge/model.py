@@ -1,0 +1,92 @@
+"""Frozen value types shared by every stage. Arrays are documented with shape and dtype."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Encoding = Literal["centikelvin", "p2pro", "linear"]
+ENCODINGS: tuple[str, ...] = ("centikelvin", "p2pro", "linear")
+
+
+@dataclass(frozen=True, slots=True)
+class ThermalFrame:
+    """One radiometric frame. `counts` is (H, W) uint16 raw sensor counts, as recorded."""
+
+    index: int
+    t_ns: int
+    counts: npt.NDArray[np.uint16]
+
+
+@dataclass(frozen=True, slots=True)
+class RgbFrame:
+    """One colour frame. `bgr` is (H, W, 3) uint8 in OpenCV channel order."""
+
+    index: int
+    t_ns: int
+    bgr: npt.NDArray[np.uint8]
+
+
+Frame = ThermalFrame | RgbFrame
+
+
+@dataclass(frozen=True, slots=True)
+class ThermalStreamMeta:
+    width: int
+    height: int
+    encoding: Encoding
+    linear_gain: float | None = None  # degC per count, only for encoding "linear"
+    linear_offset_c: float | None = None
+    fps: float | None = None
+    frame_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceSpec:
+    """A blackbody / heated disc in the thermal view: ROI (x, y, w, h) in thermal pixels."""
+
+    roi: tuple[int, int, int, int]
+    temp_c: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingMeta:
+    path: Path
+    kind: Literal["recording-v1", "cptv-v2"]
+    thermal: ThermalStreamMeta | None
+    has_rgb: bool
+    rgb_to_thermal: npt.NDArray[np.float64] | None = None  # (3, 3) homography
+    reference: ReferenceSpec | None = None
+    ambient_c: float | None = None
+    source: str = ""
+    device: str | None = None
+    start_t_ns: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TemperatureReading:
+    """What one person measured: `body_c` is the estimated core temperature."""
+
+    body_c: float
+    skin_c: float
+    threshold_c: float
+    site: str  # "canthus" (RGB+thermal) or "face-max" (thermal-only)
+    samples: int
+    reference_ok: bool
+    spread_c: float  # max - min of the per-frame readings used
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Output of the pure decision core; the publisher wraps it into an MQTT event."""
+
+    type: Literal["screening", "fever"]
+    t_ns: int
+    track: int
+    temperature: TemperatureReading
+    bbox: tuple[int, int, int, int]  # last face box in thermal pixels (x, y, w, h)
