@@ -105,9 +105,9 @@ def main(argv: list[str]) -> int:
         bias = float(np.mean(est - data.oral_monitor_c))
         print(f"{name:<22} {mae_m:6.3f} {rmse_m:6.3f} {mae_f:6.3f} {rmse_f:6.3f} {bias:+6.3f}")
 
-    head = " | ".join(f"@{t}: sens  spec   TP   FP   FN   TN" for t in FEVER_THRESHOLDS_C)
+    screen_head = " | ".join(f"@{t}: sens  spec   TP   FP   FN   TN" for t in FEVER_THRESHOLDS_C)
     print(f"\n5-fold CV screening, fever = {ORAL_REFERENCE} >= T, alarm = estimate >= T")
-    print(f"{'model':<22} {head}")
+    print(f"{'model':<22} {screen_head}")
     for name, est in oof.items():
         _screening_rows(name, est, data)
 
@@ -117,16 +117,16 @@ def main(argv: list[str]) -> int:
         f"\nsame, held-out folds scored on a single round ({SKIN_FEATURE}1, "
         f"{int(np.sum(~np.isnan(round1)))} subjects)"
     )
-    print(f"{'model':<22} {head}")
+    print(f"{'model':<22} {screen_head}")
     for name in MODELS:
         _screening_rows(name, cross_val_predict(name, data, skin_eval_c=round1), data)
 
-    head = " | ".join(f"@{t}: alarm  sens  spec   FP" for t in FEVER_THRESHOLDS_C)
+    alarm_head = " | ".join(f"@{t}: alarm  sens  spec   FP" for t in FEVER_THRESHOLDS_C)
     print(
         f"\nalarm threshold on the CV estimate for >= {SENSITIVITY_TARGET:.0%} sensitivity "
         "(chosen on the pooled out-of-fold estimates)"
     )
-    print(f"{'model':<22} {head}")
+    print(f"{'model':<22} {alarm_head}")
     for name, est in oof.items():
         _alarm_rows(name, est, data)
 
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
 
     committed = bodytemp.body_from_skin_c(data.skin_mean_c)
     print("\ncommitted edge.bodytemp constants on all subjects (in-sample; the test's bound)")
-    print(f"{'model':<22} {head.replace('alarm  sens  spec   FP', 'sens  spec   TP   FP   FN   TN')}")
+    print(f"{'model':<22} {screen_head}")
     _screening_rows("edge.bodytemp", committed, data)
 
     _feature_check(path, data)

@@ -55,11 +55,8 @@ class _GzReader:
     def read(self, size: int, what: str) -> bytes:
         try:
             data = self._gz.read(size)
-        except gzip.BadGzipFile as exc:
-            raise RecordingError(f"{self.path}: not a gzip-compressed CPTV file ({exc})") from exc
         except (zlib.error, EOFError, OSError) as exc:
-            raise RecordingError(f"{self.path}: corrupt gzip stream while reading {what} ({exc})"
-                                 ) from exc
+            raise self._gzip_error(exc, f" while reading {what}") from exc
         if len(data) != size:
             raise RecordingError(
                 f"{self.path}: truncated {what}: needed {size} bytes, file ended after {len(data)}"
@@ -69,10 +66,15 @@ class _GzReader:
     def at_eof(self) -> bool:
         try:
             return self._gz.peek(1) == b""
-        except gzip.BadGzipFile as exc:
-            raise RecordingError(f"{self.path}: not a gzip-compressed CPTV file ({exc})") from exc
         except (zlib.error, EOFError, OSError) as exc:
-            raise RecordingError(f"{self.path}: corrupt gzip stream ({exc})") from exc
+            raise self._gzip_error(exc, "") from exc
+
+    def _gzip_error(self, exc: Exception, where: str) -> RecordingError:
+        # BadGzipFile covers both a wrong magic number and a failed CRC; only the first means
+        # the file was never gzip (e.g. an uncompressed CPTV dump).
+        if isinstance(exc, gzip.BadGzipFile) and str(exc).startswith("Not a gzipped file"):
+            return RecordingError(f"{self.path}: not a gzip-compressed CPTV file ({exc})")
+        return RecordingError(f"{self.path}: corrupt gzip stream{where} ({exc})")
 
     def close(self) -> None:
         self._gz.close()

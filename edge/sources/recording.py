@@ -167,11 +167,12 @@ def _check_cross_keys(meta_path: Path, schema: MetaSchema) -> None:
         raise RecordingError(f"{meta_path}: neither rgb nor thermal is present; a recording "
                              "needs at least one stream")
     thermal = schema.thermal
-    if thermal is not None and (thermal.encoding == "linear") != (thermal.linear is not None):
-        raise RecordingError(
-            f"{meta_path}: thermal.encoding = {thermal.encoding!r} with thermal.linear = "
-            f"{thermal.linear}: encoding 'linear' requires \"linear\": "
-            "{\"gain\": g, \"offset_c\": o}, and only it may have one")
+    if thermal is not None and thermal.encoding == "linear" and thermal.linear is None:
+        raise RecordingError(f"{meta_path}: thermal.linear is missing: encoding 'linear' "
+                             "requires \"linear\": {\"gain\": g, \"offset_c\": o}")
+    if thermal is not None and thermal.encoding != "linear" and thermal.linear is not None:
+        raise RecordingError(f"{meta_path}: thermal.linear is given but thermal.encoding = "
+                             f"{thermal.encoding!r}; only encoding 'linear' takes it")
     if schema.rgb is not None and thermal is not None and schema.registration is None:
         raise RecordingError(f"{meta_path}: registration.rgb_to_thermal is missing; it is "
                              "required when both rgb and thermal are present")

@@ -1,0 +1,131 @@
+"""Typed, validated TOML config. Every error names the file, the key, the bad value and
+what is allowed, in one line (ConfigError); the CLI prints it without a traceback."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from edge.errors import ConfigError
+
+_NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # MQTT topic level: no '/', '+', '#'
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GateConfig(_Section):
+    site: str = Field("site1", pattern=_NAME)
+    gate: str = Field("gate1", pattern=_NAME)
+
+
+class MqttConfig(_Section):
+    broker: str = "mqtt://127.0.0.1:1883"
+    prefix: str = Field("gate", pattern=_NAME)
+    metrics_interval_s: float = Field(10.0, gt=0, le=3600)
+    connect_timeout_s: float = Field(10.0, gt=0, le=600)
+    flush_timeout_s: float = Field(60.0, gt=0)
+    credentials_file: Path | None = None  # two lines: username, password
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @field_validator("broker")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+
+class ReferenceConfig(_Section):
+    # auto: use the recording's reference, else find a disc; roi: use `roi`; off: none.
+    mode: Literal["auto", "roi", "off"] = "auto"
+    roi: tuple[int, int, int, int] | None = None  # x, y, w, h in sensor (unrotated) pixels
+    temp_c: float | None = Field(None, ge=20.0, le=60.0)
+
+
+class ThermalConfig(_Section):
+    rotate_deg: Literal[0, 90, 180, 270] = 0  # clockwise, to make the scene upright
+    reference: ReferenceConfig = ReferenceConfig()
+
+
+class DetectConfig(_Section):
+    min_face_frac: float = Field(0.16, gt=0, lt=1)  # of the frame's shorter side
+    min_face_px: int | None = Field(None, ge=4)  # overrides min_face_frac when set
+    person_delta_c: float = Field(2.5, gt=0, le=20)
+    skin_floor_c: float = Field(30.0, ge=15, le=40)
+    face_band_c: float = Field(2.0, gt=0, le=10)
+
+
+class ScreeningConfig(_Section):
+    threshold_c: float = Field(37.3, ge=35.0, le=40.0)
+    min_samples: int = Field(5, ge=1, le=1000)
+    decide_samples: int = Field(9, ge=1, le=1000)
+    ambient_c: float | None = Field(None, ge=-30, le=60)
+    window_px: int = Field(3, ge=1, le=9)
+
+
+class StateConfig(_Section):
+    dir: Path | None = None  # outbox and sequence numbers; None keeps them in memory
+
+
+class Settings(_Section):
+    mode: Literal["thermal"] = "thermal"
+    gate: GateConfig = GateConfig()
+    mqtt: MqttConfig = MqttConfig()
+    thermal: ThermalConfig = ThermalConfig()
+    detect: DetectConfig = DetectConfig()
+    screening: ScreeningConfig = ScreeningConfig()
+    state: StateConfig = StateConfig()
+
+
+def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
+    key = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"{key}: unknown key"
+    if err["type"] == "string_pattern_mismatch":
+        return f"{key} = {err['input']!r}: allowed are letters, digits, '_', '.', '-' (1-64)"
+    if err["type"] == "missing":
+        return f"{key}: required key missing"
+    return f"{key} = {err['input']!r}: {err['msg']}"
+
+
+def validate(raw: dict[str, Any], origin: str) -> Settings:
+    """Settings from a parsed dict; `origin` names where it came from in errors."""
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ConfigError(f"{origin}: {_describe(dict(first), raw)}{more}") from None
+
+
+def load_config(path: Path | None) -> Settings:
+    """Settings from a TOML file, or the defaults when `path` is None."""
+    if path is None:
+        return Settings()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return validate(raw, str(path))
+
+
+def with_overrides(settings: Settings, **flags: str | None) -> Settings:
+    """Apply command-line overrides (broker, site, gate) and validate them like the file."""
+    raw = settings.model_dump(mode="python")
+    if flags.get("broker"):
+        raw["mqtt"]["broker"] = flags["broker"]
+    for key in ("site", "gate"):
+        if flags.get(key):
+            raw["gate"][key] = flags[key]
+    return validate(raw, "command line")

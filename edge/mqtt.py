@@ -1,0 +1,486 @@
+"""MQTT transport (DESIGN section 4). The only module that imports paho.
+
+Delivery is at-least-once end to end: an event is committed to the outbox first, published
+with QoS 1, and deleted only after the broker's PUBACK. paho retransmits in-flight messages
+itself after a reconnect; rows still unacknowledged at exit are re-sent by the next process.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import logging
+import queue
+import secrets
+import ssl
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from edge.errors import BrokerError, ConfigError
+from edge.events import DEFAULT_PREFIX, check_topic_level, decision_body, gate_topic
+from edge.model import Decision
+from edge.outbox import Outbox
+
+log = logging.getLogger(__name__)
+DEFAULT_MAX_INFLIGHT = 100
+_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerAddress:
+    scheme: str  # "mqtt" or "mqtts"
+    host: str
+    port: int
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme == "mqtts"
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.scheme}://{host}:{self.port}"
+
+
+def parse_broker_url(url: str) -> BrokerAddress:
+    """`mqtt://host[:1883]` or `mqtts://host[:8883]`; ConfigError naming the problem."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"broker URL {url!r} is invalid: {exc}") from exc
+    if parts.scheme not in _DEFAULT_PORTS:
+        raise ConfigError(
+            f"broker URL {url!r}: scheme must be mqtt:// or mqtts:// (TLS), e.g. mqtt://127.0.0.1:1883"
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"broker URL for host {parts.hostname!r}: credentials in the URL are not accepted "
+            "(they leak through ps and logs); put them in a credentials file"
+        )
+    if not parts.hostname:
+        raise ConfigError(f"broker URL {url!r} has no host, e.g. mqtt://127.0.0.1:1883")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"broker URL {url!r}: only scheme://host:port is allowed (no path)")
+    return BrokerAddress(parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme])
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOptions:
+    """How to reach the broker. `credentials_file` holds one line `username:password`."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    credentials_file: Path | None = None
+    ca_file: Path | None = None  # mqtts: CA bundle; None = the system's trust store
+    cert_file: Path | None = None  # mqtts: client certificate (with key_file)
+    key_file: Path | None = None
+    connect_timeout_s: float = 10.0  # TCP/TLS connect, then again for the CONNACK
+    keepalive_s: int = 30
+    reconnect_min_s: int = 1
+    reconnect_max_s: int = 30
+
+
+def read_credentials(path: Path) -> tuple[str, str]:
+    """(username, password) from `path`; errors never quote the file's content."""
+    try:
+        if path.stat().st_mode & 0o077:
+            log.warning("credentials file %s is readable by other users; chmod 600 it", path)
+        line = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read broker credentials file {path}: {exc}") from exc
+    username, sep, password = line.strip().partition(":")
+    if not sep or not username:
+        raise ConfigError(f"broker credentials file {path}: expected one line 'username:password'")
+    return username, password
+
+
+def tls_context(options: BrokerOptions) -> ssl.SSLContext:
+    """Verifying client context: the server certificate must match the URL's host."""
+    try:
+        ctx = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
+        if options.cert_file is not None:
+            key = str(options.key_file) if options.key_file else None
+            ctx.load_cert_chain(str(options.cert_file), key)
+    except (OSError, ssl.SSLError) as exc:
+        files = f"ca_file={options.ca_file}, cert_file={options.cert_file}"
+        raise ConfigError(
+            f"TLS setup for the broker failed ({files}, key_file={options.key_file}): {exc}"
+        ) from exc
+    return ctx
+
+
+def _new_client(options: BrokerOptions, address: BrokerAddress, client_id: str) -> Any:
+    has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
+    if has_tls_files and not address.tls:
+        raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
+    # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
+    # broker's session) is what keeps unacknowledged events across reconnects and restarts.
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+        protocol=MQTTProtocolVersion.MQTTv311,
+    )
+    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+    client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
+    client.connect_timeout = options.connect_timeout_s
+    client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
+    if options.credentials_file is not None:
+        client.username_pw_set(*read_credentials(options.credentials_file))
+    if address.tls:
+        client.tls_set_context(tls_context(options))
+    return client
+
+
+class _Link:
+    """A paho client in its own network thread, with fail-fast first-connect rules.
+
+    The first connect must succeed within the timeout or raise BrokerError (bad URL, nothing
+    listening, TLS failure, refused credentials). After that, outages are survived by paho's
+    reconnect loop with bounded exponential backoff.
+    """
+
+    def __init__(self, options: BrokerOptions, client_id: str) -> None:
+        self.options = options
+        self.address = parse_broker_url(options.url)
+        self._client = _new_client(options, self.address, client_id)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._first_connack = threading.Event()
+        self._refusal: str | None = None
+        self._online = threading.Event()
+        self._stopped = False
+
+    @property
+    def connected(self) -> bool:
+        return self._online.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._online.wait(timeout_s)
+
+    def _open(self) -> None:
+        try:
+            self._client.connect(self.address.host, self.address.port, self.options.keepalive_s)
+        except OSError as exc:  # refused, unreachable, DNS, TLS handshake/verification
+            raise BrokerError(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+        self._client.loop_start()
+        timeout_s = self.options.connect_timeout_s
+        if not self._first_connack.wait(timeout_s):
+            self._stop_client()
+            raise BrokerError(
+                f"MQTT broker {self.address} accepted TCP but sent no CONNACK within {timeout_s} s "
+                "(not an MQTT broker, or TLS expected: try mqtts://)"
+            )
+        if self._refusal is not None:
+            self._stop_client()
+            hint = f"check {self.options.credentials_file}" if self.options.credentials_file \
+                else "the broker may require a credentials file"
+            raise BrokerError(
+                f"MQTT broker {self.address} refused the connection: {self._refusal} ({hint})"
+            )
+
+    def _stop_client(self) -> None:
+        self._stopped = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._online.clear()
+
+    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            if not self._first_connack.is_set():
+                self._refusal = str(reason)
+                self._first_connack.set()
+            else:
+                log.warning("broker %s refused reconnection: %s; retrying", self.address, reason)
+            return
+        self._online.set()  # before the hook, so work the hook wakes sees the link as up
+        self._connected(client)
+        self._first_connack.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        was_online = self._online.is_set()
+        self._online.clear()
+        if was_online and not self._stopped:
+            log.warning("lost MQTT broker %s (%s); reconnecting", self.address, reason)
+        self._disconnected()
+
+    def _connected(self, client: Any) -> None:
+        """Hook, network thread: runs on every successful (re)connect."""
+
+    def _disconnected(self) -> None:
+        """Hook, network thread."""
+
+
+class Publisher(_Link):
+    """Publishes one gate's events from the outbox, plus status, info and metrics.
+
+    Threads: the caller's (`submit` only writes the outbox), paho's network thread
+    (callbacks), and a drain thread that hands outbox rows to paho and acks PUBACKed rows.
+    Topics: `{prefix}/{site}/{gate}/status|info|metrics|event/{type}`.
+    """
+
+    def __init__(
+        self,
+        options: BrokerOptions,
+        *,
+        site: str,
+        gate: str,
+        outbox: Outbox,
+        prefix: str = DEFAULT_PREFIX,
+        info: Mapping[str, object] | None = None,
+        clock_ns: Callable[[], int] = time.time_ns,
+        max_inflight: int = DEFAULT_MAX_INFLIGHT,
+        client_id: str | None = None,
+    ) -> None:
+        for value, what in ((site, "site"), (gate, "gate")):
+            try:
+                check_topic_level(value, what)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from exc
+        if (outbox.site, outbox.gate) != (site, gate):
+            raise ValueError(f"outbox belongs to {outbox.site}/{outbox.gate}, not {site}/{gate}")
+        # A stable id makes a rebooted box take over its stale session at once (the broker
+        # then fires the old will before our "online"), instead of the old will landing later.
+        super().__init__(options, client_id or f"gate-edge-{site}-{gate}")
+        self.site, self.gate, self.prefix = site, gate, prefix
+        self._outbox = outbox
+        self._info = dict(info or {})
+        self._clock_ns = clock_ns
+        self._max_inflight = max_inflight
+        self._status_topic = gate_topic(prefix, site, gate, "status")
+        self._client.will_set(self._status_topic, b"offline", qos=1, retain=True)
+        self._client.max_inflight_messages_set(max_inflight)
+        self._client.on_publish = self._on_publish
+        self._client.message_callback_add(self._status_topic, self._on_status)
+        self._cv = threading.Condition()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox seq; drain thread writes
+        self._puback_mids: collections.deque[int] = collections.deque()
+        self._cursor_seq = 0  # highest seq handed to paho
+        self._dirty = True  # the outbox may hold rows beyond the cursor
+        self._closing = False
+        self._drain_stop = False
+        self._drain: threading.Thread | None = None
+        self.counters = {"published": 0, "acked": 0, "connects": 0, "disconnects": 0}
+
+    def start(self) -> Publisher:
+        """Connect (BrokerError if that fails) and start draining the outbox."""
+        self._drain = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
+        self._open()
+        self._drain.start()
+        return self
+
+    def __enter__(self) -> Publisher:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- caller side --------------------------------------------------------------------
+
+    def submit(self, decision: Decision) -> tuple[int, str]:
+        """Commit a screening/fever event to the outbox; never waits for the network."""
+        body = decision_body(decision, site=self.site, gate=self.gate, wall_ns=self._clock_ns())
+        return self.submit_event(decision.type, body)
+
+    def submit_event(self, event_type: str, body: Mapping[str, object]) -> tuple[int, str]:
+        """Commit any event body (without id/seq) to the outbox; returns its (seq, id)."""
+        seq_id = self._outbox.put(event_type, body)
+        with self._cv:
+            self._dirty = True
+            self._cv.notify_all()
+        return seq_id
+
+    def set_info(self, info: Mapping[str, object]) -> None:
+        """Replace the retained birth message (e.g. after a config change) and republish it."""
+        self._info = dict(info)
+        if self.connected:
+            self._publish_info(self._client)
+
+    def publish_metrics(self, metrics: Mapping[str, object]) -> bool:
+        """QoS 0, not retained, merged with the outbox/link counters; False when offline
+        (metrics are a snapshot: a stale one is worth nothing later)."""
+        if not self.connected:
+            return False
+        payload = {**self.stats(), **metrics}
+        topic = gate_topic(self.prefix, self.site, self.gate, "metrics")
+        self._client.publish(topic, json.dumps(payload, default=str), qos=0, retain=False)
+        return True
+
+    def stats(self) -> dict[str, object]:
+        with self._cv:
+            inflight = len(self._inflight)
+        return {**self._outbox.stats(), **self.counters, "inflight": inflight,
+                "connected": self.connected}
+
+    def flush(self, timeout_s: float) -> bool:
+        """True once the outbox is empty and every PUBACK arrived; False on timeout."""
+        def drained() -> bool:
+            return not self._inflight and not self._puback_mids and self._outbox.depth() == 0
+
+        with self._cv:
+            return self._cv.wait_for(drained, timeout_s)
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Publish retained "offline", wait for its PUBACK, stop threads, disconnect cleanly.
+
+        Events not yet acknowledged stay in the outbox for the next run.
+        """
+        with self._cv:
+            self._closing = True
+            self._cv.notify_all()
+        if self.connected:
+            info = self._client.publish(self._status_topic, b"offline", qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("could not publish offline status: %s", exc)
+            if not info.is_published():
+                log.warning("broker did not acknowledge the offline status within %s s", timeout_s)
+        with self._cv:
+            self._drain_stop = True
+            self._cv.notify_all()
+        if self._drain is not None and self._drain.is_alive():
+            self._drain.join(timeout_s)
+        self._stop_client()
+
+    # -- network thread -----------------------------------------------------------------
+
+    def _connected(self, client: Any) -> None:
+        self.counters["connects"] += 1
+        client.publish(self._status_topic, b"online", qos=1, retain=True)
+        self._publish_info(client)
+        # Watch our own status: a stale session's will can land after our "online" (half-open
+        # TCP timing out late); answering it keeps the retained status truthful.
+        client.subscribe(self._status_topic, qos=1)
+        with self._cv:
+            self._dirty = True
+            self._cv.notify_all()
+        log.info("connected to MQTT broker %s as %s/%s", self.address, self.site, self.gate)
+
+    def _disconnected(self) -> None:
+        self.counters["disconnects"] += 1
+
+    def _publish_info(self, client: Any) -> None:
+        topic = gate_topic(self.prefix, self.site, self.gate, "info")
+        client.publish(topic, json.dumps(self._info, default=str), qos=1, retain=True)
+
+    def _on_status(self, client: Any, _u: Any, message: Any) -> None:
+        if message.payload == b"offline" and self.connected and not self._closing:
+            log.info("retained status says offline while connected; republishing online")
+            client.publish(self._status_topic, b"online", qos=1, retain=True)
+
+    def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
+        # paho calls this holding its own message lock, which publish() also takes: only queue
+        # the mid here and let the drain thread (which owns the mid -> seq map) do the ack.
+        with self._cv:
+            self._puback_mids.append(mid)
+            self._cv.notify_all()
+
+    # -- drain thread -------------------------------------------------------------------
+
+    def _drain_loop(self) -> None:
+        try:
+            while self._drain_once():
+                pass
+        except Exception:  # the pipeline keeps running; events stay in the outbox
+            log.exception("MQTT drain thread failed; events stay in the outbox")
+
+    def _drain_once(self) -> bool:
+        with self._cv:
+            self._cv.wait_for(self._drain_has_work)
+            mids = list(self._puback_mids)
+            self._puback_mids.clear()
+            acked = [self._inflight.pop(m) for m in mids if m in self._inflight]
+            room = self._max_inflight - len(self._inflight)
+            send = self._dirty and room > 0 and self.connected and not self._closing
+            if send:
+                self._dirty = False
+            cursor, stop = self._cursor_seq, self._drain_stop
+        if acked:
+            self._outbox.ack_many(acked)
+            self.counters["acked"] += len(acked)
+        if send:
+            self._send_rows(cursor, room)
+        with self._cv:
+            self._cv.notify_all()  # wake flush() after acks
+        return not stop
+
+    def _drain_has_work(self) -> bool:
+        can_send = (self._dirty and self.connected and not self._closing
+                    and len(self._inflight) < self._max_inflight)
+        return self._drain_stop or bool(self._puback_mids) or can_send
+
+    def _send_rows(self, cursor_seq: int, room: int) -> None:
+        rows = self._outbox.pending(room, after_seq=cursor_seq)
+        for row in rows:
+            topic = gate_topic(self.prefix, self.site, self.gate, "event", row.type)
+            # Queued by paho even if the link just dropped; it is sent after the reconnect.
+            info = self._client.publish(topic, row.payload.encode("utf-8"), qos=1)
+            with self._cv:
+                self._inflight[info.mid] = row.seq
+                self._cursor_seq = row.seq
+            self.counters["published"] += 1
+        if len(rows) == room:
+            with self._cv:
+                self._dirty = True
+
+
+class Subscriber(_Link):
+    """Collects messages on topic filters (QoS 1) into a queue: `gate-edge tail`, tests."""
+
+    def __init__(
+        self,
+        options: BrokerOptions,
+        filters: Sequence[str],
+        *,
+        client_id: str | None = None,
+        max_queued: int = 100_000,
+    ) -> None:
+        super().__init__(options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}")
+        self._filters = list(filters)
+        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(max_queued)
+        self.subscribed = threading.Event()  # set at the first SUBACK
+        self.dropped = 0  # messages lost because the reader fell max_queued behind
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+
+    def start(self) -> Subscriber:
+        self._open()
+        return self
+
+    def __enter__(self) -> Subscriber:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def get(self, timeout_s: float | None) -> tuple[str, bytes] | None:
+        """The next (topic, payload), or None after `timeout_s` (None waits forever)."""
+        try:
+            return self._queue.get(timeout=timeout_s)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self._stop_client()
+
+    def _connected(self, client: Any) -> None:
+        # Subscriptions die with a clean session: renew them on every connect.
+        client.subscribe([(f, 1) for f in self._filters])
+
+    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
+        for topic_filter, reason in zip(self._filters, reasons, strict=False):
+            if reason.is_failure:
+                log.warning("broker refused subscription %s: %s", topic_filter, reason)
+        self.subscribed.set()
+
+    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
+        try:
+            self._queue.put_nowait((message.topic, bytes(message.payload)))
+        except queue.Full:
+            self.dropped += 1
