@@ -59,7 +59,7 @@ class DetectConfig(_Section):
     min_face_px: int | None = Field(None, ge=4)  # overrides min_face_frac when set
     person_delta_c: float = Field(2.5, gt=0, le=20)
     skin_floor_c: float = Field(30.0, ge=15, le=40)
-    face_band_c: float = Field(2.0, gt=0, le=10)
+    face_band_c: float = Field(2.5, gt=0, le=10)
 
 
 class ScreeningConfig(_Section):
@@ -68,6 +68,10 @@ class ScreeningConfig(_Section):
     decide_samples: int = Field(9, ge=1, le=1000)
     ambient_c: float | None = Field(None, ge=-30, le=60)
     window_px: int = Field(3, ge=1, le=9)
+    # Site calibration: what this camera, at this distance, reads below a reference
+    # thermometer on real faces (lens blur over a few-pixel canthus reads low). Added to
+    # every skin reading after the reference-source correction.
+    skin_offset_c: float = Field(0.0, ge=-5.0, le=5.0)
 
 
 class StateConfig(_Section):

@@ -55,7 +55,9 @@ def decide(track: Track, params: DecideParams, ending: bool) -> Decision | None:
         threshold_c=params.threshold_c,
         site=params.site,
         samples=n,
-        reference_ok=all(track.reference_ok),
+        # The reference as it stands when deciding: stable now means the offset applied
+        # to the samples that count (the upper half, mostly recent) is trustworthy.
+        reference_ok=track.reference_ok[-1],
         spread_c=spread_c,
     )
     track.decided = True

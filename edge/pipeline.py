@@ -81,6 +81,7 @@ class ThermalPipeline:
         )
         self._roi, true_c, self._locator = self._reference_setup(settings, reference, raw_hw)
         self._reference = ReferenceTracker(true_c)
+        self._skin_offset_c = np.float32(settings.screening.skin_offset_c)
         self.last: FrameReport | None = None
 
     def _reference_setup(
@@ -108,7 +109,8 @@ class ThermalPipeline:
             self._roi = self._locator.update(temp_c)
         ref = self._reference.update(_roi_mean_c(temp_c, self._roi))
         heads = find_heads(temp_c, self._heads, exclude=_disc_box(self._roi))
-        skin_c = self._stat(temp_c, heads.labels, heads.label_ids) + np.float32(ref.offset_c)
+        skin_c = self._stat(temp_c, heads.labels, heads.label_ids)
+        skin_c += np.float32(ref.offset_c) + self._skin_offset_c
         assigned, ended = self._tracker.update(heads.boxes, frame.t_ns)
         tracks = self._tracker.tracks
         measured = np.flatnonzero(heads.measurable)

@@ -16,7 +16,7 @@ pixels. Sizes are given for a 160x120 sensor and scaled by min(width/160, height
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -172,8 +172,8 @@ def _plan_people(
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
     sizes = [2 if kind == "pair" else 1 for kind in kinds]
     starts = np.cumsum([0, *sizes])
-    measured = [i for i, kind in enumerate(kinds) for _ in range(sizes[i]) if kind != "passer"]
-    slots = [int(starts[g]) + m for g in sorted(set(measured)) for m in range(sizes[g])]
+    slots = [int(starts[g]) + m for g, kind in enumerate(kinds) if kind != "passer"
+             for m in range(sizes[g])]
     # A fever inside a pair is the case most likely to be mis-attributed, so force some.
     pair_groups = [g for g, kind in enumerate(kinds) if kind == "pair"]
     n_pair_fevers = min(spec.n_fevers, max(1, len(pair_groups) // 2)) if pair_groups else 0
@@ -223,7 +223,7 @@ def _group_frames(
                        span, spec.width - 1 - span))
     direction = float(rng.choice([-1.0, 1.0]))
     sway = float(rng.uniform(0, 2 * math.pi))
-    n_approach = round(fps * rng.uniform(2.0, 2.6))
+    n_approach = round(fps * rng.uniform(2.4, 3.0))
     n_dwell = round(fps * rng.uniform(1.0, 1.5))
     n_exit = max(2, round(fps * (rng.uniform(1.2, 1.8) if retreat else rng.uniform(0.6, 0.9))))
 
@@ -444,32 +444,42 @@ def synthesize(
         source=(f"gate-edge synth, seed {spec.seed}: {summary.people} people "
                 f"({summary.fevers} fever, {summary.pairs} pairs), {summary.passers} passers; "
                 f"stored rotated {spec.rotate} deg counter-clockwise (np.rot90)"))
-    background, ref_mask = _background(spec), _reference_mask(spec)
-    frame = np.empty((spec.height, spec.width), dtype=np.float32)
-    noise = np.empty_like(frame)
+    labels = {"people": _truth(people, frames, spec), "scene": asdict(spec),
+              "synth": {"epoch_ns": EPOCH_NS, "frames": n, "fps": spec.fps,
+                        "fever_threshold_c": FEVER_THRESHOLD_C,
+                        "drift": {"amplitude_c": spec.drift_c, "period_frames": n,
+                                  "phase_rad": phase_rad},
+                        "upright_size": [spec.width, spec.height], "rotate_k": k}}
     with writer:
-        writer.write_labels({
-            "people": _truth(people, frames, spec), "scene": asdict(spec),
-            "synth": {"epoch_ns": EPOCH_NS, "frames": n, "fps": spec.fps,
-                      "fever_threshold_c": FEVER_THRESHOLD_C,
-                      "drift": {"amplitude_c": spec.drift_c, "period_frames": n,
-                                "phase_rad": phase_rad},
-                      "upright_size": [spec.width, spec.height], "rotate_k": k}})
-        for i, poses in enumerate(frames):
-            np.copyto(frame, background)
-            for pose in poses:
-                _paint_body(frame, pose, people[pose.person], spec)
-            for pose in poses:
-                _paint_head(frame, pose, people[pose.person], spec)
-            if ref_mask is not None:
-                frame[ref_mask] = spec.reference_temp_c
-            frame += drift_offset_c(i, n, spec.drift_c, phase_rad)
-            if spec.noise_c > 0:
-                noise_rng.standard_normal(dtype=np.float32, out=noise)
-                noise *= spec.noise_c
-                frame += noise
-            counts = counts_from_c(frame, spec.encoding, spec.linear_gain, spec.linear_offset_c)
+        writer.write_labels(labels)
+        for i, frame_c in enumerate(_render_frames(people, frames, spec, phase_rad, noise_rng)):
+            counts = counts_from_c(frame_c, spec.encoding, spec.linear_gain, spec.linear_offset_c)
             writer.add_thermal(_t_ns(i, spec.fps), np.rot90(counts, k))
             if progress is not None:
                 progress(i + 1, n)
     return summary
+
+
+def _render_frames(
+    people: list[_Person], frames: list[list[_Pose]], spec: SceneSpec, phase_rad: float,
+    noise_rng: np.random.Generator,
+) -> Iterator[F32]:
+    """Upright (height, width) float32 degC frames; the same buffer is reused for each."""
+    background, ref_mask = _background(spec), _reference_mask(spec)
+    frame = np.empty((spec.height, spec.width), dtype=np.float32)
+    noise = np.empty_like(frame)
+    for i, poses in enumerate(frames):
+        np.copyto(frame, background)
+        # Bodies first: a partner's shoulders must never cover a head.
+        for pose in poses:
+            _paint_body(frame, pose, people[pose.person], spec)
+        for pose in poses:
+            _paint_head(frame, pose, people[pose.person], spec)
+        if ref_mask is not None:
+            frame[ref_mask] = spec.reference_temp_c
+        frame += drift_offset_c(i, len(frames), spec.drift_c, phase_rad)
+        if spec.noise_c > 0:
+            noise_rng.standard_normal(dtype=np.float32, out=noise)
+            noise *= spec.noise_c
+            frame += noise
+        yield frame

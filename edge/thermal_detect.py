@@ -27,7 +27,7 @@ Roi = tuple[int, int, int, int]
 class HeadParams:
     person_delta_c: float = 2.5
     skin_floor_c: float = 30.0
-    face_band_c: float = 2.0
+    face_band_c: float = 2.5
     close_px: int = 5
     min_area_px: int = 30
     max_aspect: float = 2.5

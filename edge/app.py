@@ -1,0 +1,195 @@
+"""Composition root: wires a source, the pipeline, the outbox and the MQTT publisher.
+
+The only place that knows about every stage. Everything here is glue; decisions live in
+edge.pipeline / edge.decide, I/O in edge.sources and edge.mqtt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge import __version__
+from edge.config import Settings
+from edge.errors import BrokerError, ConfigError
+from edge.events import info_payload
+from edge.model import Decision, RecordingMeta, ThermalFrame
+from edge.mqtt import BrokerOptions, Publisher
+from edge.outbox import Outbox
+from edge.pipeline import ThermalPipeline
+from edge.sources import open_recording
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ReplayResult:
+    meta: RecordingMeta
+    decisions: list[Decision] = field(default_factory=list)
+    thermal_frames: int = 0
+    footage_s: float = 0.0
+    wall_s: float = 0.0
+    published: int = 0
+
+
+def broker_options(settings: Settings) -> BrokerOptions:
+    cfg = settings.mqtt
+    return BrokerOptions(
+        url=cfg.broker,
+        credentials_file=cfg.credentials_file,
+        ca_file=cfg.ca_file,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
+        connect_timeout_s=cfg.connect_timeout_s,
+    )
+
+
+def config_hash(settings: Settings) -> str:
+    """Short hash of the effective config, so the backend can tell gates' setups apart."""
+    blob = json.dumps(settings.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def open_publisher(settings: Settings, meta: RecordingMeta | None) -> tuple[Publisher, Outbox]:
+    """Outbox + publisher, connected (BrokerError when the broker cannot be reached)."""
+    site, gate = settings.gate.site, settings.gate.gate
+    outbox = Outbox.open(settings.state.dir, site=site, gate=gate)
+    sensors: dict[str, object] = {}
+    if meta is not None and meta.thermal is not None:
+        sensors["thermal"] = {
+            "width": meta.thermal.width,
+            "height": meta.thermal.height,
+            "encoding": meta.thermal.encoding,
+            "source": meta.source or meta.kind,
+        }
+    info = info_payload(
+        version=__version__,
+        config_hash=config_hash(settings),
+        sensors=sensors,
+        models={},
+        started_wall_ns=time.time_ns(),
+    )
+    publisher = Publisher(
+        broker_options(settings),
+        site=site,
+        gate=gate,
+        outbox=outbox,
+        prefix=settings.mqtt.prefix,
+        info=info,
+    )
+    try:
+        return publisher.start(), outbox
+    except BaseException:
+        outbox.close()
+        raise
+
+
+class Pacer:
+    """Holds replay to the recording's clock at `speed` x real time (None = flat out)."""
+
+    def __init__(self, speed: float | None) -> None:
+        self._speed = speed
+        self._t0_ns: int | None = None
+        self._wall0 = 0.0
+
+    def wait(self, t_ns: int) -> None:
+        if self._speed is None:
+            return
+        if self._t0_ns is None:
+            self._t0_ns, self._wall0 = t_ns, time.monotonic()
+            return
+        due = self._wall0 + (t_ns - self._t0_ns) / 1e9 / self._speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # pacing to the footage clock, not synchronisation
+
+
+def _metrics(
+    pipeline: ThermalPipeline, publisher: Publisher, frames: int, wall_s: float
+) -> dict[str, object]:
+    report = pipeline.last
+    ref = report.reference if report else None
+    return {
+        "fps": {"thermal": round(frames / wall_s, 2) if wall_s > 0 else None},
+        "frames": {"thermal": frames},
+        "heads": report.heads if report else 0,
+        "reference": {
+            "temp_c": round(ref.reading_c, 2) if ref and ref.reading_c is not None else None,
+            "ok": bool(ref and ref.ok),
+            "offset_c": round(ref.offset_c, 3) if ref else 0.0,
+        },
+        "outbox": publisher.stats(),
+    }
+
+
+def replay(
+    settings: Settings,
+    recording: Path,
+    *,
+    speed: float | None = None,
+    publish: bool = True,
+    on_decision: Callable[[Decision], None] | None = None,
+) -> ReplayResult:
+    """Replay a recording through the pipeline; with `publish`, every decision goes to the
+    broker and this returns only after the broker acknowledged all of them."""
+    source = open_recording(recording)
+    meta = source.meta
+    if meta.thermal is None:
+        raise ConfigError(f"{recording}: thermal screening needs a thermal stream; it has none")
+    pipeline = ThermalPipeline(settings, meta.thermal, meta.reference)
+    publisher, outbox = open_publisher(settings, meta) if publish else (None, None)
+    result = ReplayResult(meta)
+    pacer = Pacer(speed)
+    started = time.monotonic()
+    next_metrics = started + settings.mqtt.metrics_interval_s
+    first_ns = last_ns = None
+
+    def emit(decisions: list[Decision]) -> None:
+        for decision in decisions:
+            result.decisions.append(decision)
+            if publisher is not None:
+                publisher.submit(decision)
+                result.published += 1
+            if on_decision is not None:
+                on_decision(decision)
+
+    try:
+        for frame in source.frames():
+            if not isinstance(frame, ThermalFrame):
+                continue  # RGB frames belong to the RGB+thermal mode
+            pacer.wait(frame.t_ns)
+            first_ns = frame.t_ns if first_ns is None else first_ns
+            last_ns = frame.t_ns
+            result.thermal_frames += 1
+            emit(pipeline.process(frame))
+            now = time.monotonic()
+            if publisher is not None and now >= next_metrics:
+                publisher.publish_metrics(
+                    _metrics(pipeline, publisher, result.thermal_frames, now - started)
+                )
+                next_metrics = now + settings.mqtt.metrics_interval_s
+        emit(pipeline.finish())
+        if publisher is not None:
+            publisher.publish_metrics(
+                _metrics(pipeline, publisher, result.thermal_frames, time.monotonic() - started)
+            )
+            if not publisher.flush(settings.mqtt.flush_timeout_s):
+                raise BrokerError(
+                    f"broker {settings.mqtt.broker} did not acknowledge every event within "
+                    f"{settings.mqtt.flush_timeout_s:.0f} s; the rest stay in the outbox"
+                )
+    finally:
+        if publisher is not None:
+            publisher.close()
+        if outbox is not None:
+            outbox.close()
+    result.wall_s = time.monotonic() - started
+    if first_ns is not None and last_ns is not None:
+        frame_s = 1.0 / meta.thermal.fps if meta.thermal.fps else 0.0
+        result.footage_s = (last_ns - first_ns) / 1e9 + frame_s
+    return result

@@ -1,0 +1,47 @@
+"""Shared fixtures. The broker fixture runs a private Mosquitto for the whole session."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from edge.broker import PrivateBroker
+from edge.errors import BrokerError
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def private_broker_or_skip(**kwargs: object) -> PrivateBroker:
+    """A not yet started PrivateBroker; skip (fail in CI) when mosquitto is missing."""
+    try:
+        return PrivateBroker(**kwargs)  # type: ignore[arg-type]
+    except BrokerError as exc:
+        if _in_ci():
+            pytest.fail(f"CI=true requires mosquitto: {exc}")
+        pytest.skip(f"needs a real Mosquitto broker: {exc}")
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[PrivateBroker]:
+    """Anonymous Mosquitto on a free 127.0.0.1 port; tests use distinct gate names."""
+    with private_broker_or_skip() as running:
+        yield running
+
+
+@pytest.fixture
+def make_broker() -> Iterator[object]:
+    """Factory for extra brokers (auth, TLS, restarts): make_broker(users=...) -> started."""
+    started: list[PrivateBroker] = []
+
+    def make(**kwargs: object) -> PrivateBroker:
+        running = private_broker_or_skip(**kwargs).start()
+        started.append(running)
+        return running
+
+    yield make
+    for running in started:
+        running.close()
