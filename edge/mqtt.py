@@ -269,6 +269,8 @@ class Publisher(_Link):
 
     def start(self) -> Publisher:
         """Connect (BrokerError if that fails) and start draining the outbox."""
+        if self._drain is not None:
+            raise RuntimeError("Publisher.start() called twice")
         self._drain = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
         self._open()
         self._drain.start()
@@ -421,6 +423,10 @@ class Publisher(_Link):
             topic = gate_topic(self.prefix, self.site, self.gate, "event", row.type)
             # Queued by paho even if the link just dropped; it is sent after the reconnect.
             info = self._client.publish(topic, row.payload.encode("utf-8"), qos=1)
+            if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+                # Not queued by paho: keep the cursor so the row is offered again later.
+                log.error("paho did not queue event seq %d: %s", row.seq, mqtt.error_string(info.rc))
+                return
             with self._cv:
                 self._inflight[info.mid] = row.seq
                 self._cursor_seq = row.seq

@@ -108,7 +108,8 @@ def publisher(url: str, gate: str, **kwargs: Any) -> Publisher:
 
 
 def test_event_body_fields_and_identity_order() -> None:
-    body = decision_body(decision(7, 38.126), site="s1", gate="north", wall_ns=1_700_000_000_123_999_999)
+    wall_ns = 1_700_000_000_123_999_999
+    body = decision_body(decision(7, 38.126), site="s1", gate="north", wall_ns=wall_ns)
     event = with_identity(body, seq=42, event_id="01ABC")
     assert list(event)[:3] == ["schema", "id", "seq"]
     assert event["ts"] == "2023-11-14T22:13:20.123Z"
@@ -334,7 +335,7 @@ def test_bad_url_is_a_clear_config_error(url: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(needle)) as caught:
         parse_broker_url(url)
     assert "hunter2" not in str(caught.value)
-    assert parse_broker_url("mqtts://broker.example") .port == 8883
+    assert parse_broker_url("mqtts://broker.example").port == 8883
 
 
 @pytest.mark.broker
@@ -368,7 +369,7 @@ def test_tls_broker_with_private_ca(make_broker: MakeBroker, gate: str, tmp_path
         pytest.skip(str(exc))
     own = make_broker(tls=tls)
     assert own.url.startswith("mqtts://")
-    with pytest.raises(BrokerError, match="CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+    with pytest.raises(BrokerError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
         publisher(own.url, gate, options=BrokerOptions(url=own.url, connect_timeout_s=5)).start()
     options = BrokerOptions(url=own.url, ca_file=tls.ca_file, connect_timeout_s=5)
     with publisher(own.url, gate, options=options) as pub:
@@ -386,10 +387,9 @@ def test_tls_files_with_plain_url_are_rejected(gate: str, tmp_path: Path) -> Non
 
 
 def _event_bytes(**override: Any) -> bytes:
-    event = with_identity(
-        decision_body(decision(7, 38.1), site="s1", gate="north", wall_ns=1_700_000_000_345_000_000),
-        seq=42, event_id="01HX",
-    )
+    wall_ns = 1_700_000_000_345_000_000
+    body = decision_body(decision(7, 38.1), site="s1", gate="north", wall_ns=wall_ns)
+    event = with_identity(body, seq=42, event_id="01HX")
     event.update(override)
     return json.dumps(event).encode()
 

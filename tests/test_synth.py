@@ -1,0 +1,375 @@
+"""Synthetic scenes: determinism, labels against the spec, and the physics read straight from
+thermal.u16 with numpy (no pipeline module is trusted here except edge.bodytemp)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from edge.bodytemp import body_from_skin_c, skin_from_body_c
+from edge.errors import ConfigError
+from edge.model import ReferenceSpec
+from edge.sources.writer import KELVIN_OFFSET_C, RecordingWriter, counts_from_c
+from edge.synth import (
+    EPOCH_NS,
+    MEASURABLE_HEAD_PX,
+    SceneSpec,
+    SynthSummary,
+    drift_offset_c,
+    synthesize,
+)
+
+F32 = npt.NDArray[np.float32]
+CENTIKELVIN_STEP_C = 0.01
+SMALL = SceneSpec(people=4, pair_fraction=0.5, passers=1, seed=7)
+
+
+class Scene:
+    """A synthesised folder read back with the test's own decoder (not edge.radiometry)."""
+
+    def __init__(self, folder: Path, spec: SceneSpec, summary: SynthSummary) -> None:
+        self.folder, self.spec, self.summary = folder, spec, summary
+        self.meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
+        self.labels: dict[str, Any] = json.loads((folder / "labels.json").read_text())
+        thermal = self.meta["thermal"]
+        counts = np.fromfile(folder / "thermal.u16", dtype="<u2")
+        self.counts = counts.reshape(-1, thermal["height"], thermal["width"])
+        self.temp_c = decode(self.counts, thermal)
+        self.people: list[dict[str, Any]] = self.labels["people"]
+        self.measured = [p for p in self.people if p["expect"]]
+
+    def drift_c(self, index: int) -> float:
+        drift = self.labels["synth"]["drift"]
+        return drift_offset_c(index, drift["period_frames"], drift["amplitude_c"],
+                              drift["phase_rad"])
+
+    def frame_of(self, t_ns: int) -> int:
+        return round((t_ns - EPOCH_NS) * self.spec.fps / 1e9)
+
+
+def decode(counts: npt.NDArray[np.uint16], thermal: dict[str, Any]) -> F32:
+    """float32 keeps two module-scoped ~1000-frame scenes small; its error is ~2e-6 degC."""
+    raw = counts.astype(np.float64)
+    if thermal["encoding"] == "centikelvin":
+        temp_c = raw / 100.0 - 273.15
+    elif thermal["encoding"] == "p2pro":
+        temp_c = raw / 64.0 - 273.15
+    else:
+        temp_c = raw * thermal["linear"]["gain"] + thermal["linear"]["offset_c"]
+    return temp_c.astype(np.float32)
+
+
+def make(tmp: Path, name: str, spec: SceneSpec) -> Scene:
+    return Scene(tmp / name, spec, synthesize(tmp / name, spec))
+
+
+def box_pixels(frame: F32, box: list[int]) -> F32:
+    x, y, w, h = box
+    return frame[y:y + h, x:x + w]
+
+
+def mean3x3_max(region: F32) -> float:
+    return float(np.lib.stride_tricks.sliding_window_view(region, (3, 3)).mean(axis=(2, 3)).max())
+
+
+@pytest.fixture(scope="module")
+def noisy(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    return make(tmp_path_factory.mktemp("synth"), "noisy", SceneSpec())
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    """The default scene without sensor noise (same seed: same people, same drift)."""
+    return make(tmp_path_factory.mktemp("synth"), "clean", SceneSpec(noise_c=0.0))
+
+
+def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
+    synthesize(tmp_path / "a", SMALL)
+    synthesize(tmp_path / "b", SMALL)
+    synthesize(tmp_path / "c", replace(SMALL, seed=8))
+    for name in ("meta.json", "labels.json", "thermal.u16", "thermal.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert (tmp_path / "a" / "thermal.u16").read_bytes() != (tmp_path / "c" / "thermal.u16").read_bytes()
+
+
+def test_labels_match_the_spec(noisy: Scene) -> None:
+    spec, summary = noisy.spec, noisy.summary
+    assert len(noisy.measured) == summary.people == spec.people >= 20
+    assert [p["label"] for p in noisy.people] == [f"p{i + 1}" for i in range(len(noisy.people))]
+    passers = [p for p in noisy.people if not p["expect"]]
+    assert len(passers) == summary.passers == spec.passers > 0
+    assert all(p["max_head_px"] < MEASURABLE_HEAD_PX for p in passers)
+    for person in noisy.measured:
+        fever = person["temp_c"] >= 37.3
+        assert person["fever"] is fever
+        assert person["expect"] == (["fever"] if fever else ["screening"])
+        # Far enough from the threshold that a 0.3 degC error cannot flip the decision.
+        assert 36.1 <= person["temp_c"] <= 39.0 and abs(person["temp_c"] - 37.3) >= 0.4
+        assert person["subject"] is None and person["pass"] is None
+        assert person["enter_ns"] < person["closest_ns"] < person["exit_ns"]
+    fevers = [p for p in noisy.measured if p["fever"]]
+    assert len(fevers) == summary.fevers == spec.n_fevers >= 1
+    pairs: dict[str, list[dict[str, Any]]] = {}
+    for person in noisy.people:
+        if person["pair"] is not None:
+            pairs.setdefault(person["pair"], []).append(person)
+    assert all(len(members) == 2 for members in pairs.values())
+    assert len(pairs) == summary.pairs >= round(spec.people * spec.pair_fraction / 2) >= 2
+    assert any(any(m["fever"] for m in members) for members in pairs.values())
+    assert noisy.labels["scene"]["people"] == spec.people
+    assert noisy.labels["scene"]["seed"] == spec.seed
+
+
+def test_files_sizes_and_timestamps(noisy: Scene) -> None:
+    thermal, n = noisy.meta["thermal"], noisy.summary.frames
+    assert noisy.meta["format"] == "gate-edge-recording" and noisy.meta["version"] == 1
+    assert (thermal["width"], thermal["height"], thermal["encoding"]) == (160, 120, "centikelvin")
+    assert (thermal["frames"], thermal["timestamps"]) == ("thermal.u16", "thermal.csv")
+    assert noisy.meta["reference"]["temp_c"] == 35.0 and noisy.meta["ambient_c"] == 22.0
+    assert (noisy.folder / "thermal.u16").stat().st_size == n * 160 * 120 * 2
+    lines = (noisy.folder / "thermal.csv").read_text().splitlines()
+    assert lines[0] == "index,t_ns" and len(lines) == n + 1
+    rows = np.array([[int(v) for v in line.split(",")] for line in lines[1:]], dtype=np.int64)
+    assert (rows[:, 0] == np.arange(n)).all()
+    assert rows[0, 1] == EPOCH_NS
+    assert np.abs(np.diff(rows[:, 1]) - 1e9 / 9.0).max() <= 1
+    assert noisy.summary.duration_s == pytest.approx(n / 9.0)
+    assert 800 <= n <= 1500
+
+
+def test_one_group_in_view_at_a_time(clean: Scene) -> None:
+    groups: dict[str, tuple[int, int]] = {}
+    for person in clean.people:
+        enter, exit_ = clean.frame_of(person["enter_ns"]), clean.frame_of(person["exit_ns"])
+        old = groups.get(person["group"], (enter, exit_))
+        groups[person["group"]] = (min(old[0], enter), max(old[1], exit_))
+    spans = sorted(groups.values())
+    warm = warm_pixel_counts(clean)
+    for (_, prev_exit), (next_enter, _) in zip(spans, spans[1:], strict=False):
+        assert next_enter - prev_exit >= 4  # at least 3 empty frames between groups
+        assert (warm[prev_exit + 1:next_enter] == 0).all()
+    for enter, exit_ in spans:
+        assert (warm[enter:exit_ + 1] > 0).all()
+
+
+def warm_pixel_counts(scene: Scene) -> npt.NDArray[np.int64]:
+    """Per frame: pixels warmer than any background could be, the reference disc excluded."""
+    x, y, w, h = scene.meta["reference"]["thermal_roi"]
+    temp_c = scene.temp_c.copy()
+    temp_c[:, max(0, y - h):y + 2 * h, max(0, x - w):x + 2 * w] = scene.spec.ambient_c
+    return np.asarray((temp_c > scene.spec.ambient_c + 3.0).sum(axis=(1, 2)), dtype=np.int64)
+
+
+def test_canthus_is_exactly_skin_temperature_and_the_warmest(clean: Scene) -> None:
+    tolerance_c = CENTIKELVIN_STEP_C / 2 + 1e-4
+    for person in clean.people:
+        index = person["closest_frame"]
+        skin_c = skin_from_body_c(person["temp_c"], clean.spec.ambient_c) + clean.drift_c(index)
+        assert person["skin_c"] == pytest.approx(skin_c - clean.drift_c(index), abs=1e-4)
+        head = box_pixels(clean.temp_c[index], person["head_box"])
+        assert head.max() == pytest.approx(skin_c, abs=tolerance_c)
+        radius_px = max(1.5, person["max_head_px"] / 12)
+        x, y, w, h = person["head_box"]
+        yy, xx = np.mgrid[y:y + h, x:x + w]
+        near_canthus = np.zeros(head.shape, dtype=bool)
+        for cx, cy in person["canthus_px"]:
+            block = clean.temp_c[index, cy - 1:cy + 2, cx - 1:cx + 2]
+            assert np.abs(block - skin_c).max() <= tolerance_c  # a whole 3x3 block at skin_c
+            near_canthus |= (xx - cx) ** 2 + (yy - cy) ** 2 <= (radius_px + 0.5) ** 2
+        # No other facial pixel comes within 0.5 degC of the canthus.
+        assert head[~near_canthus].max() < skin_c - 0.5
+
+
+def test_nothing_in_view_is_warmer_than_the_canthi(clean: Scene) -> None:
+    x, y, w, h = clean.meta["reference"]["thermal_roi"]
+    temp_c = clean.temp_c.copy()
+    temp_c[:, max(0, y - h):y + 2 * h, max(0, x - w):x + 2 * w] = -273.15
+    for person in clean.people:
+        enter, exit_ = clean.frame_of(person["enter_ns"]), clean.frame_of(person["exit_ns"])
+        in_group = [p for p in clean.people if p["group"] == person["group"]]
+        hottest_c = max(skin_from_body_c(p["temp_c"], clean.spec.ambient_c) for p in in_group)
+        for index in range(enter, exit_ + 1):
+            assert temp_c[index].max() <= hottest_c + clean.drift_c(index) + 0.006
+
+
+def test_measured_people_are_big_for_long_enough(clean: Scene) -> None:
+    """Head width measured in the pixels: the warm run through the canthus row."""
+    min_px = MEASURABLE_HEAD_PX * clean.spec.scale - 1
+    for person in clean.measured:
+        enter, exit_ = clean.frame_of(person["enter_ns"]), clean.frame_of(person["exit_ns"])
+        skin_c = person["skin_c"]
+        big = 0
+        for index in range(enter, exit_ + 1):
+            frame = clean.temp_c[index] - clean.drift_c(index)
+            core = np.abs(frame - skin_c) <= 0.006
+            core[1:-1, 1:-1] &= np.logical_and.reduce(
+                [core[1 + dy:core.shape[0] - 1 + dy, 1 + dx:core.shape[1] - 1 + dx]
+                 for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
+            ys, xs = np.nonzero(core[1:-1, 1:-1])
+            if ys.size == 0:
+                continue
+            row = frame[ys[0] + 1] > clean.spec.ambient_c + 4.0
+            left, right = xs[0] + 1, xs[0] + 1
+            while left > 0 and row[left - 1]:
+                left -= 1
+            while right < row.size - 1 and row[right + 1]:
+                right += 1
+            big += left > 0 and right < row.size - 1 and right - left + 1 >= min_px
+        assert big >= 12, person["label"]
+        assert person["near_frames"] >= 12
+
+
+def test_noisy_reading_recovers_body_temperature(noisy: Scene) -> None:
+    sigma_c = noisy.spec.noise_c
+    for person in noisy.measured:
+        index = person["closest_frame"]
+        skin_c = skin_from_body_c(person["temp_c"], noisy.spec.ambient_c)
+        # Max of 3x3 means: noise of one mean is sigma/3; allow 3 of those plus quantisation.
+        read_c = mean3x3_max(box_pixels(noisy.temp_c[index], person["head_box"]))
+        read_c -= noisy.drift_c(index)
+        assert read_c == pytest.approx(skin_c, abs=sigma_c + CENTIKELVIN_STEP_C)
+        assert body_from_skin_c(read_c, noisy.spec.ambient_c) == pytest.approx(
+            person["temp_c"], abs=0.3)
+
+
+def test_reference_roi_follows_drift(noisy: Scene) -> None:
+    x, y, w, h = noisy.meta["reference"]["thermal_roi"]
+    assert (w, h) == (8, 8)
+    roi_mean_c = noisy.temp_c[:, y:y + h, x:x + w].mean(axis=(1, 2))
+    expected_c = np.array([35.0 + noisy.drift_c(i) for i in range(roi_mean_c.size)])
+    error_c = roi_mean_c - expected_c
+    sigma_mean_c = noisy.spec.noise_c / np.sqrt(w * h)
+    assert np.abs(error_c).max() <= 5 * sigma_mean_c + CENTIKELVIN_STEP_C / 2
+    assert error_c.std() == pytest.approx(sigma_mean_c, rel=0.2)
+    assert np.ptp(roi_mean_c) == pytest.approx(2 * noisy.spec.drift_c, abs=0.1)
+
+
+def test_noise_has_the_requested_sigma(noisy: Scene, clean: Scene) -> None:
+    assert [p["temp_c"] for p in noisy.people] == [p["temp_c"] for p in clean.people]
+    difference_c = noisy.temp_c[::10] - clean.temp_c[::10]
+    assert difference_c.std() == pytest.approx(noisy.spec.noise_c, rel=0.05)
+    assert abs(difference_c.mean()) < 0.002
+
+
+@pytest.mark.parametrize("rotate", [90, 180, 270])
+def test_rotation_stores_rot90_of_the_upright_scene(tmp_path: Path, rotate: int) -> None:
+    upright = make(tmp_path, "up", SMALL)
+    turned = make(tmp_path, "turned", replace(SMALL, rotate=rotate))
+    k = rotate // 90
+    assert np.array_equal(turned.counts, np.rot90(upright.counts, k, axes=(1, 2)))
+    thermal = turned.meta["thermal"]
+    assert (thermal["width"], thermal["height"]) == ((120, 160) if k % 2 else (160, 120))
+    x, y, w, h = turned.meta["reference"]["thermal_roi"]
+    ux, uy, uw, uh = upright.meta["reference"]["thermal_roi"]
+    assert np.array_equal(turned.counts[:, y:y + h, x:x + w],
+                          np.rot90(upright.counts[:, uy:uy + uh, ux:ux + uw], k, axes=(1, 2)))
+    for before, after in zip(upright.people, turned.people, strict=True):
+        index = after["closest_frame"]
+        assert box_pixels(turned.temp_c[index], after["head_box"]).max() == \
+            box_pixels(upright.temp_c[index], before["head_box"]).max()
+        for (bx, by), (ax, ay) in zip(before["canthus_px"], after["canthus_px"], strict=True):
+            assert turned.counts[index, ay, ax] == upright.counts[index, by, bx]
+
+
+def test_640x512_renders_with_scaled_sizes(tmp_path: Path) -> None:
+    spec = SceneSpec(people=2, pair_fraction=1.0, fever_fraction=0.5, passers=0,
+                     width=640, height=512, noise_c=0.0, seed=3)
+    scene = make(tmp_path, "big", spec)
+    assert scene.counts.shape[1:] == (512, 640)
+    assert (tmp_path / "big" / "thermal.u16").stat().st_size == scene.summary.frames * 640 * 512 * 2
+    assert scene.meta["reference"]["thermal_roi"][2:] == [32, 32]
+    first, second = scene.people
+    assert first["pair"] == second["pair"] is not None
+    for person in scene.people:
+        assert 30 * 4 <= person["max_head_px"] <= 36 * 4
+        assert person["near_frames"] >= 12
+        index = person["closest_frame"]
+        skin_c = person["skin_c"] + scene.drift_c(index)
+        head = box_pixels(scene.temp_c[index], person["head_box"])
+        assert head.max() == pytest.approx(skin_c, abs=0.006)
+        # Canthus spots grow with the head: radius w/12 ~ 10 px, far more than a 3x3 block.
+        assert (np.abs(head - skin_c) <= 0.006).sum() >= 2 * 200
+    left, right = sorted((p["head_box"] for p in scene.people), key=lambda box: box[0])
+    assert right[0] - (left[0] + left[2]) >= min(left[2], right[2]) - 2  # >= 1 head apart
+
+
+@pytest.mark.parametrize("encoding", ["p2pro", "linear"])
+def test_other_encodings_hold_the_same_temperatures(tmp_path: Path, encoding: str) -> None:
+    base = make(tmp_path, "ck", SMALL)
+    other = make(tmp_path, encoding, replace(SMALL, encoding=encoding))  # type: ignore[arg-type]
+    assert other.meta["thermal"]["encoding"] == encoding
+    assert ("linear" in other.meta["thermal"]) is (encoding == "linear")
+    step_c = 1 / 64 if encoding == "p2pro" else SMALL.linear_gain
+    assert np.abs(other.temp_c - base.temp_c).max() <= (step_c + CENTIKELVIN_STEP_C) / 2 + 1e-4
+
+
+def test_counts_from_c_per_encoding() -> None:
+    assert KELVIN_OFFSET_C == 273.15
+    assert counts_from_c(36.6, "centikelvin") == 30975
+    assert counts_from_c(36.6, "p2pro") == 19824
+    assert counts_from_c(36.6, "linear", linear_gain=0.01, linear_offset_c=-50.0) == 8660
+    assert counts_from_c(np.array([-300.0, 1000.0]), "centikelvin").tolist() == [0, 65535]
+    frame_c = np.full((2, 3), 22.004, dtype=np.float32)
+    counts = counts_from_c(frame_c, "centikelvin")
+    assert counts.dtype == np.uint16 and counts.shape == (2, 3) and (counts == 29515).all()
+    with pytest.raises(ValueError, match="linear"):
+        counts_from_c(1.0, "linear")
+    with pytest.raises(ValueError, match="unknown"):
+        counts_from_c(1.0, "kelvin")  # type: ignore[arg-type]
+
+
+def test_writer_checks_frames_and_writes_meta_only_on_clean_close(tmp_path: Path) -> None:
+    frame = np.zeros((4, 5), dtype=np.uint16)
+    reference = ReferenceSpec(roi=(1, 1, 2, 2), temp_c=35.0)
+    writer = RecordingWriter(tmp_path / "ok", width=5, height=4, reference=reference)
+    with pytest.raises(RuntimeError):
+        writer.add_thermal(0, frame)
+    with writer:
+        writer.add_thermal(10, frame)
+        with pytest.raises(ValueError, match=r"\(4, 5\) uint16"):
+            writer.add_thermal(11, np.zeros((5, 4), dtype=np.uint16))
+        with pytest.raises(ValueError, match=r"\(4, 5\) uint16"):
+            writer.add_thermal(11, frame.astype(np.float32))  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="before"):
+            writer.add_thermal(9, frame)
+        writer.add_thermal(10, frame + 1)
+    meta = json.loads((tmp_path / "ok" / "meta.json").read_text())
+    assert meta["thermal"]["width"] == 5 and meta["reference"]["thermal_roi"] == [1, 1, 2, 2]
+    assert (tmp_path / "ok" / "thermal.u16").read_bytes() == frame.tobytes() + (frame + 1).tobytes()
+    assert (tmp_path / "ok" / "thermal.csv").read_text() == "index,t_ns\n0,10\n1,10\n"
+    with pytest.raises(KeyError), RecordingWriter(tmp_path / "broken", width=5, height=4) as w:
+        w.add_thermal(0, frame)
+        raise KeyError("crash mid-recording")
+    assert (tmp_path / "broken" / "thermal.u16").exists()
+    assert not (tmp_path / "broken" / "meta.json").exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"rotate": 45}, {"fever_fraction": 1.5}, {"people": 0, "passers": 0}, {"width": 10},
+     {"reference_roi": (150, 0, 20, 8)}, {"encoding": "kelvin"}],
+)
+def test_bad_specs_are_config_errors(changes: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="synth"):
+        SceneSpec(**changes)
+
+
+@pytest.mark.parametrize(
+    ("spec", "pairs", "fevers"),
+    [(SceneSpec(people=1, pair_fraction=1.0, passers=0), 0, 1),
+     (SceneSpec(people=2, pair_fraction=1.0, fever_fraction=0.3, passers=0), 1, 1),
+     (SceneSpec(people=3, fever_fraction=0.0, passers=0), 1, 0),
+     (SceneSpec(people=0, passers=2), 0, 0)],
+)
+def test_small_scenes(tmp_path: Path, spec: SceneSpec, pairs: int, fevers: int) -> None:
+    scene = make(tmp_path, "s", spec)
+    assert (scene.summary.pairs, scene.summary.fevers) == (pairs, fevers)
+    assert len(scene.people) == spec.people + spec.passers
+    paired_fevers = [p for p in scene.people if p["pair"] and p["fever"]]
+    assert bool(paired_fevers) is (pairs > 0 and fevers > 0)
