@@ -88,6 +88,9 @@ def decision_body(decision: Decision, *, site: str, gate: str, wall_ns: int) -> 
         track=decision.track,
     )
     body["temperature"] = temperature_field(decision.temperature)
+    # Where the face was in the upright thermal frame (x, y, w, h): lets a backend or an
+    # evaluation tell two people in view together apart. Pixels only, no image.
+    body["bbox"] = list(decision.bbox)
     return body
 
 

@@ -12,108 +12,33 @@ import json
 import logging
 import queue
 import secrets
-import ssl
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from edge.broker import (
+    BrokerAddress,
+    BrokerOptions,
+    parse_broker_url,
+    read_credentials,
+    tls_context,
+)
 from edge.errors import BrokerError, ConfigError
 from edge.events import DEFAULT_PREFIX, check_topic_level, decision_body, gate_topic
 from edge.model import Decision
 from edge.outbox import Outbox
 
+__all__ = [
+    "DEFAULT_MAX_INFLIGHT", "BrokerAddress", "BrokerOptions", "Publisher", "Subscriber",
+    "check_broker", "parse_broker_url",
+]
+
 log = logging.getLogger(__name__)
 DEFAULT_MAX_INFLIGHT = 100
-_DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerAddress:
-    scheme: str  # "mqtt" or "mqtts"
-    host: str
-    port: int
-
-    @property
-    def tls(self) -> bool:
-        return self.scheme == "mqtts"
-
-    def __str__(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{host}:{self.port}"
-
-
-def parse_broker_url(url: str) -> BrokerAddress:
-    """`mqtt://host[:1883]` or `mqtts://host[:8883]`; ConfigError naming the problem."""
-    try:
-        parts = urllib.parse.urlsplit(url.strip())
-        port = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"broker URL {url!r} is invalid: {exc}") from exc
-    if parts.scheme not in _DEFAULT_PORTS:
-        raise ConfigError(
-            f"broker URL {url!r}: scheme must be mqtt:// or mqtts:// (TLS), e.g. mqtt://127.0.0.1:1883"
-        )
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            f"broker URL for host {parts.hostname!r}: credentials in the URL are not accepted "
-            "(they leak through ps and logs); put them in a credentials file"
-        )
-    if not parts.hostname:
-        raise ConfigError(f"broker URL {url!r} has no host, e.g. mqtt://127.0.0.1:1883")
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise ConfigError(f"broker URL {url!r}: only scheme://host:port is allowed (no path)")
-    return BrokerAddress(parts.scheme, parts.hostname, port or _DEFAULT_PORTS[parts.scheme])
-
-
-@dataclass(frozen=True, slots=True)
-class BrokerOptions:
-    """How to reach the broker. `credentials_file` holds one line `username:password`."""
-
-    url: str = "mqtt://127.0.0.1:1883"
-    credentials_file: Path | None = None
-    ca_file: Path | None = None  # mqtts: CA bundle; None = the system's trust store
-    cert_file: Path | None = None  # mqtts: client certificate (with key_file)
-    key_file: Path | None = None
-    connect_timeout_s: float = 10.0  # TCP/TLS connect, then again for the CONNACK
-    keepalive_s: int = 30
-    reconnect_min_s: int = 1
-    reconnect_max_s: int = 30
-
-
-def read_credentials(path: Path) -> tuple[str, str]:
-    """(username, password) from `path`; errors never quote the file's content."""
-    try:
-        if path.stat().st_mode & 0o077:
-            log.warning("credentials file %s is readable by other users; chmod 600 it", path)
-        line = next((ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()), "")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read broker credentials file {path}: {exc}") from exc
-    username, sep, password = line.strip().partition(":")
-    if not sep or not username:
-        raise ConfigError(f"broker credentials file {path}: expected one line 'username:password'")
-    return username, password
-
-
-def tls_context(options: BrokerOptions) -> ssl.SSLContext:
-    """Verifying client context: the server certificate must match the URL's host."""
-    try:
-        ctx = ssl.create_default_context(cafile=str(options.ca_file) if options.ca_file else None)
-        if options.cert_file is not None:
-            key = str(options.key_file) if options.key_file else None
-            ctx.load_cert_chain(str(options.cert_file), key)
-    except (OSError, ssl.SSLError) as exc:
-        files = f"ca_file={options.ca_file}, cert_file={options.cert_file}"
-        raise ConfigError(
-            f"TLS setup for the broker failed ({files}, key_file={options.key_file}): {exc}"
-        ) from exc
-    return ctx
 
 
 def _new_client(options: BrokerOptions, address: BrokerAddress, client_id: str) -> Any:
@@ -244,9 +169,10 @@ class Publisher(_Link):
                 raise ConfigError(str(exc)) from exc
         if (outbox.site, outbox.gate) != (site, gate):
             raise ValueError(f"outbox belongs to {outbox.site}/{outbox.gate}, not {site}/{gate}")
-        # A stable id makes a rebooted box take over its stale session at once (the broker
-        # then fires the old will before our "online"), instead of the old will landing later.
-        super().__init__(options, client_id or f"gate-edge-{site}-{gate}")
+        # A fresh id per process: a fixed one would let `gate-edge check` or a second process
+        # with the same gate kick the running service off (session takeover ping-pong). A stale
+        # session's late will is answered in _on_status instead.
+        super().__init__(options, client_id or f"gate-edge-{site}-{gate}-{secrets.token_hex(3)}")
         self.site, self.gate, self.prefix = site, gate, prefix
         self._outbox = outbox
         self._info = dict(info or {})
@@ -304,16 +230,16 @@ class Publisher(_Link):
             self._publish_info(self._client)
 
     def publish_metrics(self, metrics: Mapping[str, object]) -> bool:
-        """QoS 0, not retained, merged with the outbox/link counters; False when offline
-        (metrics are a snapshot: a stale one is worth nothing later)."""
+        """QoS 0, not retained (include `stats()` in `metrics` yourself). False when offline:
+        a metrics snapshot is worth nothing later, so it is not queued."""
         if not self.connected:
             return False
-        payload = {**self.stats(), **metrics}
         topic = gate_topic(self.prefix, self.site, self.gate, "metrics")
-        self._client.publish(topic, json.dumps(payload, default=str), qos=0, retain=False)
+        self._client.publish(topic, json.dumps(dict(metrics), default=str), qos=0, retain=False)
         return True
 
     def stats(self) -> dict[str, object]:
+        """Outbox depth/age/full count, published/acked/connects/disconnects, inflight."""
         with self._cv:
             inflight = len(self._inflight)
         return {**self._outbox.stats(), **self.counters, "inflight": inflight,
@@ -425,7 +351,7 @@ class Publisher(_Link):
             info = self._client.publish(topic, row.payload.encode("utf-8"), qos=1)
             if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
                 # Not queued by paho: keep the cursor so the row is offered again later.
-                log.error("paho did not queue event seq %d: %s", row.seq, mqtt.error_string(info.rc))
+                log.error("paho refused event seq %d: %s", row.seq, mqtt.error_string(info.rc))
                 return
             with self._cv:
                 self._inflight[info.mid] = row.seq
@@ -490,3 +416,13 @@ class Subscriber(_Link):
             self._queue.put_nowait((message.topic, bytes(message.payload)))
         except queue.Full:
             self.dropped += 1
+
+
+def check_broker(options: BrokerOptions) -> None:
+    """Connect and disconnect once (no will, no status): BrokerError/ConfigError if it fails.
+
+    For `gate-edge check`: unlike a Publisher it cannot disturb a running gate's status.
+    """
+    link = _Link(options, f"gate-edge-check-{secrets.token_hex(4)}")
+    link._open()
+    link._stop_client()

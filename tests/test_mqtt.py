@@ -33,7 +33,7 @@ from edge.events import (
     with_identity,
 )
 from edge.model import Decision, TemperatureReading
-from edge.mqtt import BrokerOptions, Publisher, parse_broker_url
+from edge.mqtt import BrokerOptions, Publisher, check_broker, parse_broker_url
 from edge.outbox import Outbox
 from edge.tail import format_event_line, run_tail
 
@@ -329,6 +329,7 @@ def test_silent_server_times_out_waiting_for_connack(gate: str) -> None:
         ("mqtt://127.0.0.1:99999", "invalid"),
         ("mqtt://127.0.0.1:1883/topic", "no path"),
         ("mqtt://user:hunter2@127.0.0.1", "credentials"),
+        ("mqtt://user:hunter2@127.0.0.1:99999", "invalid"),
     ],
 )
 def test_bad_url_is_a_clear_config_error(url: str, needle: str) -> None:
@@ -375,6 +376,31 @@ def test_tls_broker_with_private_ca(make_broker: MakeBroker, gate: str, tmp_path
     with publisher(own.url, gate, options=options) as pub:
         pub.submit(decision(1))
         assert pub.flush(WAIT_S)
+
+
+def test_credentials_file_errors_do_not_quote_the_file(gate: str, tmp_path: Path) -> None:
+    secret = tmp_path / "creds"
+    secret.write_text("no-colon-secret-token\n")
+    options = BrokerOptions(url="mqtt://127.0.0.1:1883", credentials_file=secret)
+    with pytest.raises(ConfigError, match="username:password") as caught:
+        publisher(options.url, gate, options=options)
+    assert "secret-token" not in str(caught.value)
+    missing = BrokerOptions(url=options.url, credentials_file=tmp_path / "absent")
+    with pytest.raises(ConfigError, match="cannot read broker credentials file"):
+        publisher(options.url, gate, options=missing)
+
+
+@pytest.mark.broker
+def test_check_broker_leaves_status_alone(
+    make_broker: MakeBroker, raw_sub: Callable[[str, str], RawSub]
+) -> None:
+    own = make_broker()  # fresh: nothing retained yet
+    watcher = raw_sub(own.url, "#")
+    check_broker(BrokerOptions(url=own.url, connect_timeout_s=5))
+    with pytest.raises(queue.Empty):
+        watcher.messages.get(timeout=0.3)  # no retained status/info appeared for anyone
+    with pytest.raises(BrokerError):
+        check_broker(BrokerOptions(url=f"mqtt://127.0.0.1:{_closed_port()}"))
 
 
 def test_tls_files_with_plain_url_are_rejected(gate: str, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ thermal.u16 with numpy (no pipeline module is trusted here except edge.bodytemp)
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -95,7 +96,8 @@ def test_same_seed_gives_identical_bytes(tmp_path: Path) -> None:
     synthesize(tmp_path / "c", replace(SMALL, seed=8))
     for name in ("meta.json", "labels.json", "thermal.u16", "thermal.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    assert (tmp_path / "a" / "thermal.u16").read_bytes() != (tmp_path / "c" / "thermal.u16").read_bytes()
+    other = (tmp_path / "c" / "thermal.u16").read_bytes()
+    assert (tmp_path / "a" / "thermal.u16").read_bytes() != other
 
 
 def test_labels_match_the_spec(noisy: Scene) -> None:
@@ -151,7 +153,7 @@ def test_one_group_in_view_at_a_time(clean: Scene) -> None:
         groups[person["group"]] = (min(old[0], enter), max(old[1], exit_))
     spans = sorted(groups.values())
     warm = warm_pixel_counts(clean)
-    for (_, prev_exit), (next_enter, _) in zip(spans, spans[1:], strict=False):
+    for (_, prev_exit), (next_enter, _) in itertools.pairwise(spans):
         assert next_enter - prev_exit >= 4  # at least 3 empty frames between groups
         assert (warm[prev_exit + 1:next_enter] == 0).all()
     for enter, exit_ in spans:

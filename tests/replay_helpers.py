@@ -1,0 +1,51 @@
+"""Helpers for integration tests: replay into the real broker and collect what arrived."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from edge.app import ReplayResult, replay
+from edge.config import Settings, validate
+from edge.mqtt import BrokerOptions, Subscriber
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def settings_for(config: str | None, broker_url: str, gate: str, **extra: Any) -> Settings:
+    """A config file from configs/ (or defaults) with the test broker and a unique gate."""
+    import tomllib
+
+    raw: dict[str, Any] = {}
+    if config:
+        raw = tomllib.loads((REPO / "configs" / config).read_text())
+    raw.setdefault("gate", {}).update({"site": "test", "gate": gate})
+    raw.setdefault("mqtt", {}).update({"broker": broker_url, "metrics_interval_s": 0.5})
+    for section, values in extra.items():
+        raw.setdefault(section, {}).update(values)
+    return validate(raw, f"test config {config}")
+
+
+def replay_and_collect(
+    settings: Settings, recording: Path, timeout_s: float = 30.0
+) -> tuple[ReplayResult, list[dict[str, Any]], list[str]]:
+    """Replay into the broker; return the result, the events a subscriber received (in
+    arrival order) and the status messages. The publisher's retained "offline" comes after
+    its last event on the same connection, so it marks the end of the stream."""
+    site, gate = settings.gate.site, settings.gate.gate
+    topic = f"{settings.mqtt.prefix}/{site}/{gate}/#"
+    events: list[dict[str, Any]] = []
+    statuses: list[str] = []
+    with Subscriber(BrokerOptions(url=settings.mqtt.broker), [topic]) as sub:
+        assert sub.subscribed.wait(10.0), "test subscriber could not subscribe"
+        result = replay(settings, recording)
+        while not statuses or statuses[-1] != "offline":
+            message = sub.get(timeout_s)
+            assert message is not None, f"stream did not end within {timeout_s} s: {statuses}"
+            name, payload = message
+            if "/event/" in name:
+                events.append(json.loads(payload))
+            elif name.endswith("/status"):
+                statuses.append(payload.decode())
+    return result, events, statuses
