@@ -367,7 +367,10 @@ def test_bad_specs_are_config_errors(changes: dict[str, Any]) -> None:
     [(SceneSpec(people=1, pair_fraction=1.0, passers=0), 0, 1),
      (SceneSpec(people=2, pair_fraction=1.0, fever_fraction=0.3, passers=0), 1, 1),
      (SceneSpec(people=3, fever_fraction=0.0, passers=0), 1, 0),
-     (SceneSpec(people=0, passers=2), 0, 0)],
+     (SceneSpec(people=0, passers=2), 0, 0),
+     # One fever among 2 pairs and 6 singles: it must land in a pair, whatever the seed.
+     *[(SceneSpec(people=10, pair_fraction=0.4, fever_fraction=0.1, passers=0, seed=seed), 2, 1)
+       for seed in range(4)]],
 )
 def test_small_scenes(tmp_path: Path, spec: SceneSpec, pairs: int, fevers: int) -> None:
     scene = make(tmp_path, "s", spec)
