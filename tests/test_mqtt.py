@@ -281,6 +281,26 @@ def test_flush_waits_for_pubacks_and_outages_are_survived(
 
 
 @pytest.mark.broker
+def test_dropped_connection_loses_no_event(
+    broker: PrivateBroker, gate: str, raw_sub: Callable[[str, str], RawSub]
+) -> None:
+    sub = raw_sub(broker.url, f"gate/s1/{gate}/event/#")
+    options = BrokerOptions(url=broker.url, reconnect_min_s=1, reconnect_max_s=1)
+    with publisher(broker.url, gate, options=options) as pub:
+        for i in range(40):
+            pub.submit(decision(i))
+        # Cut the TCP connection under paho (as a flaky network would), mid-stream.
+        pub._client.socket().shutdown(socket.SHUT_RDWR)
+        for i in range(40, 80):
+            pub.submit(decision(i))
+        assert pub.flush(WAIT_S)
+    seqs = set()
+    while len(seqs) < 80:  # duplicates are allowed (at-least-once), gaps are not
+        seqs.add(json.loads(sub.next().payload)["seq"])
+    assert seqs == set(range(1, 81))
+
+
+@pytest.mark.broker
 def test_unsent_events_are_sent_by_the_next_process(
     make_broker: MakeBroker, gate: str, tmp_path: Path, raw_sub: Callable[[str, str], RawSub]
 ) -> None:

@@ -1,0 +1,116 @@
+"""Benchmarks, run on demand (`make bench`); prints tables, asserts nothing.
+
+1 thread everywhere (OpenCV and BLAS pinned), as on a loaded 2-core gate box.
+  - replay throughput (frames/s, multiple of real time) for the real kiosk footage in
+    ../shared/data/thermal/cptv and for a synthetic 640x512 recording;
+  - the hot loop per frame for 1, 10 and 30 faces, vectorised vs a per-face Python loop.
+"""
+
+from __future__ import annotations
+
+import os
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(var, "1")
+
+import resource  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from functools import partial  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from edge.app import replay  # noqa: E402
+from edge.config import validate  # noqa: E402
+from edge.screening import FaceMaxLocalMean, face_stat_naive_c  # noqa: E402
+from edge.synth import SceneSpec, synthesize  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data" / "thermal" / "cptv"
+
+
+def _replay_row(name: str, path: Path, raw: dict[str, object], repeats: int = 3) -> str:
+    settings = validate(raw, "bench")
+    best = None
+    for _ in range(repeats):
+        result = replay(settings, path, publish=False)
+        if best is None or result.wall_s < best.wall_s:
+            best = result
+    assert best is not None
+    fps = best.thermal_frames / best.wall_s
+    x_rt = best.footage_s / best.wall_s
+    return f"| {name} | {best.thermal_frames} | {fps:,.0f} | {x_rt:,.1f}x | {len(best.decisions)} |"
+
+
+def bench_replay() -> None:
+    print("\n## Replay throughput (offline pipeline, 1 thread, best of 3)\n")
+    print("| recording | frames | frames/s | x real time | events |")
+    print("|---|---|---|---|---|")
+    kiosk = {"thermal": {"rotate_deg": 90}, "screening": {"skin_offset_c": 1.2}}
+    if SHARED.is_dir():
+        for path in sorted(SHARED.glob("*.cptv")):
+            print(_replay_row(f"kiosk {path.name[:20]} (160x120 @ 9 fps)", path, kiosk))
+    else:
+        print(f"| (kiosk footage skipped: {SHARED} absent) | | | | |")
+    with tempfile.TemporaryDirectory() as tmp:
+        for w, h, people in ((160, 120, 24), (640, 512, 8)):
+            scene = Path(tmp) / f"s{w}"
+            synthesize(scene, SceneSpec(people=people, width=w, height=h, seed=1))
+            print(_replay_row(f"synthetic {w}x{h} @ 9 fps, {people} people", scene, {}))
+
+
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def _faces_frame(n_faces: int, rng: np.random.Generator) -> Arrays:
+    """A 640x512 frame with `n_faces` 40x48 face regions labelled 1..n."""
+    temp_c = rng.normal(24.0, 0.1, (512, 640)).astype(np.float32)
+    labels = np.zeros((512, 640), dtype=np.int32)
+    cols = 12
+    for i in range(n_faces):  # setup only, not timed
+        y, x = 20 + (i // cols) * 60, 10 + (i % cols) * 52
+        temp_c[y : y + 48, x : x + 40] += 10.0
+        labels[y : y + 48, x : x + 40] = i + 1
+    return temp_c, labels, np.arange(1, n_faces + 1, dtype=np.int32)
+
+
+def _time_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best * 1e3
+
+
+def bench_hot_loop() -> None:
+    print("\n## Hot loop per 640x512 frame (max of 3x3 local mean per face, best of N)\n")
+    print("| faces | vectorised ms | per-face Python loop ms | speed-up |")
+    print("|---|---|---|---|")
+    rng = np.random.default_rng(0)
+    stat = FaceMaxLocalMean(3)
+    for n in (1, 10, 30):
+        temp_c, labels, ids = _faces_frame(n, rng)
+        fast = _time_ms(partial(stat, temp_c, labels, ids), 50)
+        slow = _time_ms(partial(face_stat_naive_c, temp_c, labels, ids), 1 if n > 1 else 3)
+        same = np.allclose(stat(temp_c, labels, ids), face_stat_naive_c(temp_c, labels, ids))
+        assert same, "vectorised and naive hot loops disagree"
+        print(f"| {n} | {fast:.2f} | {slow:,.0f} | {slow / fast:,.0f}x |")
+
+
+def main() -> int:
+    cv2.setNumThreads(1)
+    print(f"gate-edge bench: {os.cpu_count()} CPUs visible, OpenCV {cv2.__version__}, "
+          f"numpy {np.__version__}, Python {sys.version.split()[0]}")
+    bench_hot_loop()
+    bench_replay()
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\npeak RSS of the benchmark process: {peak_mib:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
