@@ -312,11 +312,15 @@ class Publisher(_Link):
     # -- drain thread -------------------------------------------------------------------
 
     def _drain_loop(self) -> None:
-        try:
-            while self._drain_once():
-                pass
-        except Exception:  # the pipeline keeps running; events stay in the outbox
-            log.exception("MQTT drain thread failed; events stay in the outbox")
+        while True:
+            try:
+                if not self._drain_once():
+                    return
+            except Exception:  # e.g. SQLite I/O error: keep the thread, events stay on disk
+                log.exception("MQTT drain step failed; retrying in 1 s")
+                with self._cv:
+                    self._dirty = True
+                    self._cv.wait_for(lambda: self._drain_stop, 1.0)
 
     def _drain_once(self) -> bool:
         with self._cv:

@@ -294,7 +294,7 @@ def test_dropped_connection_loses_no_event(
         for i in range(40, 80):
             pub.submit(decision(i))
         assert pub.flush(WAIT_S)
-    seqs = set()
+    seqs: set[int] = set()
     while len(seqs) < 80:  # duplicates are allowed (at-least-once), gaps are not
         seqs.add(json.loads(sub.next().payload)["seq"])
     assert seqs == set(range(1, 81))

@@ -332,7 +332,10 @@ def test_writer_checks_frames_and_writes_meta_only_on_clean_close(tmp_path: Path
     writer = RecordingWriter(tmp_path / "ok", width=5, height=4, reference=reference)
     with pytest.raises(RuntimeError):
         writer.add_thermal(0, frame)
+    with pytest.raises(RuntimeError):
+        writer.write_labels({"people": []})
     with writer:
+        writer.write_labels({"people": []})
         writer.add_thermal(10, frame)
         with pytest.raises(ValueError, match=r"\(4, 5\) uint16"):
             writer.add_thermal(11, np.zeros((5, 4), dtype=np.uint16))
@@ -345,11 +348,14 @@ def test_writer_checks_frames_and_writes_meta_only_on_clean_close(tmp_path: Path
     assert meta["thermal"]["width"] == 5 and meta["reference"]["thermal_roi"] == [1, 1, 2, 2]
     assert (tmp_path / "ok" / "thermal.u16").read_bytes() == frame.tobytes() + (frame + 1).tobytes()
     assert (tmp_path / "ok" / "thermal.csv").read_text() == "index,t_ns\n0,10\n1,10\n"
-    with pytest.raises(KeyError), RecordingWriter(tmp_path / "broken", width=5, height=4) as w:
-        w.add_thermal(0, frame)
+    assert json.loads((tmp_path / "ok" / "labels.json").read_text()) == {"people": []}
+    with pytest.raises(KeyError), RecordingWriter(tmp_path / "ok", width=5, height=4) as again:
+        again.add_thermal(0, frame)
+        assert not (tmp_path / "ok" / "labels.json").exists()
         raise KeyError("crash mid-recording")
-    assert (tmp_path / "broken" / "thermal.u16").exists()
-    assert not (tmp_path / "broken" / "meta.json").exists()
+    # The interrupted rewrite must not leave the first recording's meta.json claiming it.
+    assert (tmp_path / "ok" / "thermal.u16").stat().st_size == frame.nbytes
+    assert not (tmp_path / "ok" / "meta.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -66,9 +66,9 @@ def counts_from_c(
 class RecordingWriter:
     """Writes one thermal-only recording v1 folder; use as a context manager.
 
-    Frames go to disk as they arrive (memory stays flat for long recordings). Existing
-    thermal.u16 / thermal.csv / meta.json / labels.json in `out_dir` are replaced; other
-    files are left alone.
+    Frames go to disk as they arrive (memory stays flat for long recordings). Entering the
+    `with` block removes an earlier recording's meta.json and labels.json and truncates
+    thermal.u16 / thermal.csv; other files are left alone (meta.json does not name them).
     """
 
     def __init__(
@@ -108,7 +108,9 @@ class RecordingWriter:
             raise RecordingError(f"{self.out_dir}: exists and is not a folder")
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            # Stale metadata or ground truth must never pair up with the new frames.
             (self.out_dir / "meta.json").unlink(missing_ok=True)
+            (self.out_dir / "labels.json").unlink(missing_ok=True)
             self._frames_fh = (self.out_dir / THERMAL_FRAMES).open("wb")
             self._csv_fh = (self.out_dir / THERMAL_TIMESTAMPS).open(
                 "w", encoding="utf-8", newline="\n")
@@ -145,7 +147,9 @@ class RecordingWriter:
         self.frames_written += 1
 
     def write_labels(self, labels: dict[str, Any]) -> None:
-        """labels.json (ground truth, DESIGN.md section 3); may be called before or after frames."""
+        """labels.json (ground truth, DESIGN.md section 3), any time inside the `with` block."""
+        if self._frames_fh is None:
+            raise RuntimeError("RecordingWriter.write_labels outside its `with` block")
         self._write_json("labels.json", labels)
 
     def meta_dict(self) -> dict[str, Any]:
