@@ -122,15 +122,15 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from edge.app import config_hash, open_publisher
+    from edge.app import broker_options, config_hash
+    from edge.mqtt import check_broker
 
     settings = _settings(args)
     print(f"config: ok ({args.config or 'defaults'}, hash {config_hash(settings)})")
     if args.no_broker:
         return 0
-    publisher, outbox = open_publisher(settings, None)
-    publisher.close()
-    outbox.close()
+    # Connects without a will and publishes nothing: a running gate's status must not flap.
+    check_broker(broker_options(settings))
     gate = f"{settings.gate.site}/{settings.gate.gate}"
     print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
     return 0

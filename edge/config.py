@@ -7,7 +7,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.errors import ConfigError
 
@@ -45,8 +52,21 @@ class MqttConfig(_Section):
 class ReferenceConfig(_Section):
     # auto: use the recording's reference, else find a disc; roi: use `roi`; off: none.
     mode: Literal["auto", "roi", "off"] = "auto"
-    roi: tuple[int, int, int, int] | None = None  # x, y, w, h in sensor (unrotated) pixels
+    roi: list[int] | None = None  # x, y, w, h in sensor (unrotated) pixels
     temp_c: float | None = Field(None, ge=20.0, le=60.0)
+
+    @field_validator("roi")
+    @classmethod
+    def _roi(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and (len(value) != 4 or min(value) < 0 or 0 in value[2:]):
+            raise ValueError("must be 4 integers [x, y, w, h], x, y >= 0 and w, h > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _roi_for_mode(self) -> ReferenceConfig:
+        if self.mode == "roi" and self.roi is None:
+            raise ValueError("mode 'roi' needs roi = [x, y, w, h]")
+        return self
 
 
 class ThermalConfig(_Section):
@@ -88,10 +108,24 @@ class Settings(_Section):
     state: StateConfig = StateConfig()
 
 
+def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The config model that holds the key at `loc` (for listing its allowed keys)."""
+    model: type[BaseModel] = Settings
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        annotation = field.annotation if field else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        model = annotation
+    return model
+
+
 def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
     key = ".".join(str(part) for part in err["loc"])
     if err["type"] == "extra_forbidden":
-        return f"{key}: unknown key"
+        model = _section_model(tuple(err["loc"]))
+        allowed = f" (allowed: {', '.join(model.model_fields)})" if model else ""
+        return f"{key}: unknown key{allowed}"
     if err["type"] == "string_pattern_mismatch":
         return f"{key} = {err['input']!r}: allowed are letters, digits, '_', '.', '-' (1-64)"
     if err["type"] == "missing":

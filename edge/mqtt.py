@@ -41,6 +41,16 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_INFLIGHT = 100
 
 
+def _not_shutdown_noise(record: logging.LogRecord) -> bool:
+    # paho 2.2's network thread runs once more after a clean disconnect() and logs this at
+    # ERROR; operators would read it as a fault.
+    return not record.getMessage().startswith("Client is not connected.")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_not_shutdown_noise)
+
+
 def _new_client(options: BrokerOptions, address: BrokerAddress, client_id: str) -> Any:
     has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
     if has_tls_files and not address.tls:
@@ -51,7 +61,7 @@ def _new_client(options: BrokerOptions, address: BrokerAddress, client_id: str) 
         CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
         protocol=MQTTProtocolVersion.MQTTv311,
     )
-    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+    client.enable_logger(_paho_log)
     client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
     client.connect_timeout = options.connect_timeout_s
     client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)

@@ -91,7 +91,8 @@ class ThermalPipeline:
         if cfg.mode == "off":
             return None, None, None
         if cfg.mode == "roi" and cfg.roi is not None:
-            return rotate_roi(cfg.roi, raw_hw, self._rotate), cfg.temp_c, None
+            x, y, w, h = cfg.roi
+            return rotate_roi((x, y, w, h), raw_hw, self._rotate), cfg.temp_c, None
         if reference is not None:
             true_c = cfg.temp_c if cfg.temp_c is not None else reference.temp_c
             return rotate_roi(reference.roi, raw_hw, self._rotate), true_c, None

@@ -188,6 +188,9 @@ def run_tail(
 
     Returns 0, or 1 when `count` events did not arrive within `timeout_s`. `options` carries
     credentials/TLS (its url is replaced by `broker_url`); `ready` is set once subscribed.
+    `types` keeps only those event types ("pass" = pass.*; "status", "info", "metrics" too);
+    `count` counts events only. With `as_json` every line is one JSON object: the payload
+    itself for events/info/metrics, {"topic": ..., "payload": ...} for plain-text status.
     """
     opts = dataclasses.replace(options or BrokerOptions(), url=broker_url)
     topic_filter = f"{prefix}/{site or '+'}/{gate or '+'}/#"
