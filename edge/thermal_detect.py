@@ -186,6 +186,7 @@ class DiscParams:
     max_area_px: int = 900
     min_fill: float = 0.6
     max_std_c: float = 0.4
+    ring_contrast_c: float = 2.5  # plateau minus its 3-px surroundings
 
 
 def find_reference_disc(temp_c: npt.NDArray[np.float32], params: DiscParams) -> Roi | None:
@@ -211,6 +212,12 @@ def find_reference_disc(temp_c: npt.NDArray[np.float32], params: DiscParams) -> 
     count = np.bincount(flat, minlength=n).astype(np.float64)
     mean_c = np.bincount(flat, values, minlength=n) / np.maximum(count, 1)
     var_c2 = np.bincount(flat, values * values, minlength=n) / np.maximum(count, 1) - mean_c**2
+    # A disc stands out from its housing; a face's hot canthus patch sits in warm skin.
+    grown = cv2.dilate(labels.astype(np.float32), np.ones((7, 7), np.uint8)).astype(np.intp)
+    ring = (grown > 0) & (labels == 0)
+    ring_n = np.bincount(grown[ring], minlength=n).astype(np.float64)
+    ring_c = np.bincount(grown[ring], temp_c[ring].astype(np.float64), minlength=n)
+    ring_mean_c = ring_c / np.maximum(ring_n, 1)
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
     aspect = w / np.maximum(h, 1)
     ok = (
@@ -220,6 +227,7 @@ def find_reference_disc(temp_c: npt.NDArray[np.float32], params: DiscParams) -> 
         & (aspect <= 1.4)
         & (area / np.maximum(w * h, 1) >= params.min_fill)
         & (np.sqrt(np.maximum(var_c2, 0.0)) <= params.max_std_c)
+        & (mean_c - ring_mean_c >= params.ring_contrast_c)
     )
     ok[0] = False
     if not ok.any():

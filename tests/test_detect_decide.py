@@ -189,12 +189,6 @@ def test_disc_is_excluded_from_heads_once_known() -> None:
     assert masked.measurable.tolist() == [True]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="edge/thermal_detect.py find_reference_disc checks shape/uniformity only on the "
-    "plateau within 1 C of each blob's peak, so a face's 4x4 canthus patch (16 px, uniform) "
-    "passes as a disc and, being hotter, beats the real 35 C disc",
-)
 def test_hot_canthus_patch_is_not_taken_for_the_disc() -> None:
     temp_c = room()
     head = ellipse(90, 50, 30, 36)
