@@ -23,6 +23,7 @@ from edge.mqtt import BrokerOptions, Publisher
 from edge.outbox import Outbox
 from edge.pipeline import ThermalPipeline
 from edge.sources import open_recording
+from edge.sources.feed import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,13 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def open_publisher(settings: Settings, meta: RecordingMeta | None) -> tuple[Publisher, Outbox]:
+def open_publisher(
+    settings: Settings,
+    meta: RecordingMeta | None,
+    *,
+    wait_for_broker: bool = True,
+    on_command: Callable[[str, bytes], None] | None = None,
+) -> tuple[Publisher, Outbox]:
     """Outbox + publisher, connected (BrokerError when the broker cannot be reached)."""
     site, gate = settings.gate.site, settings.gate.gate
     outbox = Outbox.open(settings.state.dir, site=site, gate=gate)
@@ -81,35 +88,16 @@ def open_publisher(settings: Settings, meta: RecordingMeta | None) -> tuple[Publ
         outbox=outbox,
         prefix=settings.mqtt.prefix,
         info=info,
+        on_command=on_command,
     )
     try:
-        return publisher.start(), outbox
+        return publisher.start(wait_for_broker=wait_for_broker), outbox
     except BaseException:
         outbox.close()
         raise
 
 
-class Pacer:
-    """Holds replay to the recording's clock at `speed` x real time (None = flat out)."""
-
-    def __init__(self, speed: float | None) -> None:
-        self._speed = speed
-        self._t0_ns: int | None = None
-        self._wall0 = 0.0
-
-    def wait(self, t_ns: int) -> None:
-        if self._speed is None:
-            return
-        if self._t0_ns is None:
-            self._t0_ns, self._wall0 = t_ns, time.monotonic()
-            return
-        due = self._wall0 + (t_ns - self._t0_ns) / 1e9 / self._speed
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)  # pacing to the footage clock, not synchronisation
-
-
-def _metrics(
+def metrics_payload(
     pipeline: ThermalPipeline, publisher: Publisher, frames: int, wall_s: float
 ) -> dict[str, object]:
     report = pipeline.last
@@ -170,13 +158,15 @@ def replay(
             now = time.monotonic()
             if publisher is not None and now >= next_metrics:
                 publisher.publish_metrics(
-                    _metrics(pipeline, publisher, result.thermal_frames, now - started)
+                    metrics_payload(pipeline, publisher, result.thermal_frames, now - started)
                 )
                 next_metrics = now + settings.mqtt.metrics_interval_s
         emit(pipeline.finish())
         if publisher is not None:
             publisher.publish_metrics(
-                _metrics(pipeline, publisher, result.thermal_frames, time.monotonic() - started)
+                metrics_payload(
+                    pipeline, publisher, result.thermal_frames, time.monotonic() - started
+                )
             )
             if not publisher.flush(settings.mqtt.flush_timeout_s):
                 raise BrokerError(

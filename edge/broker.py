@@ -164,6 +164,7 @@ class PrivateBroker:
         allow_anonymous: bool | None = None,
         tls: BrokerTls | None = None,
         start_timeout_s: float = 10.0,
+        persistence: bool = False,
     ) -> None:
         self._binary = find_tool("mosquitto")
         self._users = dict(users or {})
@@ -172,6 +173,9 @@ class PrivateBroker:
         self._allow_anonymous = (not has_auth) if allow_anonymous is None else allow_anonymous
         self._tls = tls
         self._start_timeout_s = start_timeout_s
+        # Persistence keeps durable sessions and their queued QoS 1 messages across a
+        # stop()/start(), as a production broker would (the outage tests need it).
+        self._persistence = persistence
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self.port = 0
@@ -246,7 +250,11 @@ class PrivateBroker:
         lines = [
             f"listener {port} {HOST}",
             f"allow_anonymous {'true' if self._allow_anonymous else 'false'}",
-            "persistence false",
+            *(
+                ["persistence true", f"persistence_location {self.dir}/"]
+                if self._persistence
+                else ["persistence false"]
+            ),
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",

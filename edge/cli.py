@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from edge import __version__
+from edge.cli_backend import add_backend_commands
 from edge.config import Settings, load_config, with_overrides
 from edge.errors import EdgeError
 from edge.model import Decision
@@ -136,6 +137,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.live import LiveGate
+
+    return LiveGate(_settings(args)).run()
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
@@ -248,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = _add(
         sub,
+        "run",
+        cmd_run,
+        "run the gate until SIGTERM (systemd: Type=notify, watchdog); frames from [source]",
+        "gate-edge run --config /etc/gate-edge/config.toml",
+    )
+    _common(p)
+
+    p = _add(
+        sub,
         "demo",
         cmd_demo,
         "synthesise a scene, start a private Mosquitto, replay into it, show the events",
@@ -257,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--people", type=int, default=12)
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--speed", type=_speed, default=8.0, help="replay speed (default 8x)")
+    add_backend_commands(sub)
     return parser
 
 

@@ -36,7 +36,7 @@ class MqttConfig(_Section):
     metrics_interval_s: float = Field(10.0, gt=0, le=3600)
     connect_timeout_s: float = Field(10.0, gt=0, le=600)
     flush_timeout_s: float = Field(60.0, gt=0)
-    credentials_file: Path | None = None  # two lines: username, password
+    credentials_file: Path | None = None  # one line: username:password
     ca_file: Path | None = None
     cert_file: Path | None = None
     key_file: Path | None = None
@@ -94,6 +94,24 @@ class ScreeningConfig(_Section):
     skin_offset_c: float = Field(0.0, ge=-5.0, le=5.0)
 
 
+class SourceConfig(_Section):
+    """Where `gate-edge run` gets frames. `replay` feeds a recording through the live path
+    (soak tests, a demo gate, fault drills); camera capture comes with the camera issue."""
+
+    kind: Literal["replay"] = "replay"
+    path: Path | None = None  # recording folder or .cptv
+    loop: bool = False  # start again at the end, timestamps continuing
+    speed: float = Field(1.0, gt=0, le=1000)  # x real time
+    stall_s: float = Field(5.0, gt=0, le=600)  # no frame for this long: reopen the source
+
+
+class CommandsConfig(_Section):
+    """Signed backend commands (edge.commands). No trusted key: every command is refused."""
+
+    trusted_keys: list[Path] = []  # Ed25519 public keys (PEM) from `gate-edge keygen`
+    max_skew_s: float = Field(300.0, ge=0, le=86400)
+
+
 class StateConfig(_Section):
     dir: Path | None = None  # outbox and sequence numbers; None keeps them in memory
 
@@ -105,6 +123,8 @@ class Settings(_Section):
     thermal: ThermalConfig = ThermalConfig()
     detect: DetectConfig = DetectConfig()
     screening: ScreeningConfig = ScreeningConfig()
+    source: SourceConfig = SourceConfig()
+    commands: CommandsConfig = CommandsConfig()
     state: StateConfig = StateConfig()
 
 

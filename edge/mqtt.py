@@ -34,7 +34,7 @@ from edge.outbox import Outbox
 
 __all__ = [
     "DEFAULT_MAX_INFLIGHT", "BrokerAddress", "BrokerOptions", "Publisher", "Subscriber",
-    "check_broker", "parse_broker_url",
+    "check_broker", "parse_broker_url", "publish_once",
 ]
 
 log = logging.getLogger(__name__)
@@ -51,14 +51,16 @@ _paho_log = logging.getLogger(f"{__name__}.paho")
 _paho_log.addFilter(_not_shutdown_noise)
 
 
-def _new_client(options: BrokerOptions, address: BrokerAddress, client_id: str) -> Any:
+def _new_client(
+    options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool = True
+) -> Any:
     has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
     if has_tls_files and not address.tls:
         raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
     # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
     # broker's session) is what keeps unacknowledged events across reconnects and restarts.
     client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True,
+        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
         protocol=MQTTProtocolVersion.MQTTv311,
     )
     client.enable_logger(_paho_log)
@@ -80,10 +82,12 @@ class _Link:
     reconnect loop with bounded exponential backoff.
     """
 
-    def __init__(self, options: BrokerOptions, client_id: str) -> None:
+    def __init__(
+        self, options: BrokerOptions, client_id: str, clean_session: bool = True
+    ) -> None:
         self.options = options
         self.address = parse_broker_url(options.url)
-        self._client = _new_client(options, self.address, client_id)
+        self._client = _new_client(options, self.address, client_id, clean_session)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._first_connack = threading.Event()
@@ -97,6 +101,12 @@ class _Link:
 
     def wait_connected(self, timeout_s: float) -> bool:
         return self._online.wait(timeout_s)
+
+    def _open_background(self) -> None:
+        """Start connecting without waiting: a live gate must come up and keep measuring
+        (events wait in the outbox) when the broker is down at boot."""
+        self._client.connect_async(self.address.host, self.address.port, self.options.keepalive_s)
+        self._client.loop_start()
 
     def _open(self) -> None:
         try:
@@ -157,6 +167,14 @@ class Publisher(_Link):
     Threads: the caller's (`submit` only writes the outbox), paho's network thread
     (callbacks), and a drain thread that hands outbox rows to paho and acks PUBACKed rows.
     Topics: `{prefix}/{site}/{gate}/status|info|metrics|event/{type}`.
+
+    With `on_command`, it also subscribes (QoS 1, renewed on every connect) to
+    `{prefix}/{site}/{gate}/cmd/#` and `{prefix}/{site}/cmd/#` and calls
+    `on_command(topic, payload)` for each message. That call runs on paho's network thread:
+    it must only enqueue (e.g. `queue.put_nowait`) and return; verifying and applying belong
+    to a consumer thread (edge.commands.CommandVerifier). Its exceptions are logged, never
+    propagated. The broker's PUBACK for a command is sent after it returns, so a command
+    dropped by a full queue is lost: count those drops.
     """
 
     def __init__(
@@ -171,6 +189,7 @@ class Publisher(_Link):
         clock_ns: Callable[[], int] = time.time_ns,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
         client_id: str | None = None,
+        on_command: Callable[[str, bytes], None] | None = None,
     ) -> None:
         for value, what in ((site, "site"), (gate, "gate")):
             try:
@@ -193,6 +212,19 @@ class Publisher(_Link):
         self._client.max_inflight_messages_set(max_inflight)
         self._client.on_publish = self._on_publish
         self._client.message_callback_add(self._status_topic, self._on_status)
+        self._on_command = on_command
+        self.command_filters: tuple[str, ...] = ()
+        self.commands_subscribed = threading.Event()  # SUBACK for the cmd filters; per connect
+        self._command_sub_mid: int | None = None
+        if on_command is not None:
+            self.command_filters = (
+                gate_topic(prefix, site, gate, "cmd", "#"), f"{prefix}/{site}/cmd/#",
+            )
+            # Both filters match gate/{site}/cmd/cmd/x when the gate is named "cmd": one
+            # callback entry then, so paho hands each message over once.
+            for topic_filter in dict.fromkeys(self.command_filters):
+                self._client.message_callback_add(topic_filter, self._on_command_message)
+            self._client.on_subscribe = self._on_subscribe
         self._cv = threading.Condition()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq; drain thread writes
         self._puback_mids: collections.deque[int] = collections.deque()
@@ -201,14 +233,19 @@ class Publisher(_Link):
         self._closing = False
         self._drain_stop = False
         self._drain: threading.Thread | None = None
-        self.counters = {"published": 0, "acked": 0, "connects": 0, "disconnects": 0}
+        self.counters = {"published": 0, "acked": 0, "connects": 0, "disconnects": 0,
+                         "command_callback_errors": 0}
 
-    def start(self) -> Publisher:
-        """Connect (BrokerError if that fails) and start draining the outbox."""
+    def start(self, *, wait_for_broker: bool = True) -> Publisher:
+        """Start draining the outbox. With `wait_for_broker`, connect first (BrokerError if
+        that fails); without, connect in the background and keep retrying (`gate-edge run`)."""
         if self._drain is not None:
             raise RuntimeError("Publisher.start() called twice")
         self._drain = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
-        self._open()
+        if wait_for_broker:
+            self._open()
+        else:
+            self._open_background()
         self._drain.start()
         return self
 
@@ -295,6 +332,8 @@ class Publisher(_Link):
         # Watch our own status: a stale session's will can land after our "online" (half-open
         # TCP timing out late); answering it keeps the retained status truthful.
         client.subscribe(self._status_topic, qos=1)
+        if self.command_filters:  # subscriptions die with the clean session: renew them
+            _rc, self._command_sub_mid = client.subscribe([(f, 1) for f in self.command_filters])
         with self._cv:
             self._dirty = True
             self._cv.notify_all()
@@ -302,6 +341,17 @@ class Publisher(_Link):
 
     def _disconnected(self) -> None:
         self.counters["disconnects"] += 1
+        self.commands_subscribed.clear()
+
+    def _on_subscribe(self, _c: Any, _u: Any, mid: int, reasons: Any, _p: Any) -> None:
+        if mid != self._command_sub_mid:
+            return
+        refused = [f for f, r in zip(self.command_filters, reasons, strict=False) if r.is_failure]
+        if refused:
+            log.error("broker refused the command subscription %s; commands will not arrive",
+                      ", ".join(refused))
+        else:
+            self.commands_subscribed.set()
 
     def _publish_info(self, client: Any) -> None:
         topic = gate_topic(self.prefix, self.site, self.gate, "info")
@@ -311,6 +361,16 @@ class Publisher(_Link):
         if message.payload == b"offline" and self.connected and not self._closing:
             log.info("retained status says offline while connected; republishing online")
             client.publish(self._status_topic, b"online", qos=1, retain=True)
+
+    def _on_command_message(self, _c: Any, _u: Any, message: Any) -> None:
+        callback = self._on_command
+        if callback is None:
+            return
+        try:
+            callback(message.topic, bytes(message.payload))
+        except Exception:  # never into paho's loop; the message itself is not logged
+            self.counters["command_callback_errors"] += 1
+            log.exception("on_command callback failed; command dropped")
 
     def _on_publish(self, _c: Any, _u: Any, mid: int, _reason: Any, _p: Any) -> None:
         # paho calls this holding its own message lock, which publish() also takes: only queue
@@ -386,8 +446,13 @@ class Subscriber(_Link):
         *,
         client_id: str | None = None,
         max_queued: int = 100_000,
+        clean_session: bool = True,
     ) -> None:
-        super().__init__(options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}")
+        # clean_session=False with a fixed client_id: the broker keeps our subscription and
+        # queues QoS 1 messages while we are away (a backend consumer; the outage tests).
+        super().__init__(
+            options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}", clean_session
+        )
         self._filters = list(filters)
         self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(max_queued)
         self.subscribed = threading.Event()  # set at the first SUBACK
@@ -430,6 +495,33 @@ class Subscriber(_Link):
             self._queue.put_nowait((message.topic, bytes(message.payload)))
         except queue.Full:
             self.dropped += 1
+
+
+def publish_once(
+    options: BrokerOptions, topic: str, payload: bytes, *, retain: bool = False,
+    timeout_s: float = 10.0,
+) -> None:
+    """Connect, publish one message with QoS 1, wait for the broker's PUBACK, disconnect.
+
+    For backend helpers (`gate-edge push`). BrokerError/ConfigError if the broker cannot be
+    reached or does not acknowledge within `timeout_s`.
+    """
+    link = _Link(options, f"gate-edge-push-{secrets.token_hex(4)}")
+    link._open()
+    try:
+        info = link._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
+            raise BrokerError(f"cannot publish to {topic} on {link.address}: "
+                              f"{mqtt.error_string(info.rc)}")
+        try:
+            info.wait_for_publish(timeout_s)
+        except (RuntimeError, ValueError) as exc:
+            raise BrokerError(f"publishing to {topic} on {link.address} failed: {exc}") from exc
+        if not info.is_published():
+            raise BrokerError(f"MQTT broker {link.address} did not acknowledge the message "
+                              f"on {topic} within {timeout_s} s")
+    finally:
+        link._stop_client()
 
 
 def check_broker(options: BrokerOptions) -> None:

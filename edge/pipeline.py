@@ -3,7 +3,7 @@ tracks -> decisions. One instance owns all mutable state; it does no I/O."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -97,6 +97,19 @@ class ThermalPipeline:
             true_c = cfg.temp_c if cfg.temp_c is not None else reference.temp_c
             return rotate_roi(reference.roi, raw_hw, self._rotate), true_c, None
         return None, cfg.temp_c, DiscLocator(DiscParams())
+
+    def apply_screening(
+        self, *, threshold_c: float | None = None, skin_offset_c: float | None = None
+    ) -> None:
+        """A backend command changed the screening settings; applies from the next decision."""
+        if threshold_c is not None:
+            self._decide = replace(self._decide, threshold_c=threshold_c)
+        if skin_offset_c is not None:
+            self._skin_offset_c = np.float32(skin_offset_c)
+
+    @property
+    def threshold_c(self) -> float:
+        return self._decide.threshold_c
 
     @property
     def reference_roi(self) -> Roi | None:

@@ -1,0 +1,101 @@
+"""A recording fed to the live path: paced to its own clock, optionally looping, resumable.
+
+`gate-edge run` with `source.kind = "replay"` uses this through edge.sources.guard.Capture,
+so a recording exercises everything a camera would: pacing, capture thread, frame guard,
+restarts. Timestamps keep increasing across loops, and after a crash the feed resumes
+after the last frame the pipeline finished (the checkpoint), not from the start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from edge.model import Frame, ThermalFrame
+from edge.sources import open_recording
+
+log = logging.getLogger(__name__)
+
+
+class Pacer:
+    """Holds frames to the recording's clock at `speed` x real time (None = flat out)."""
+
+    def __init__(self, speed: float | None) -> None:
+        self._speed = speed
+        self._t0_ns: int | None = None
+        self._wall0 = 0.0
+
+    def wait(self, t_ns: int) -> None:
+        if self._speed is None:
+            return
+        if self._t0_ns is None:
+            self._t0_ns, self._wall0 = t_ns, time.monotonic()
+            return
+        due = self._wall0 + (t_ns - self._t0_ns) / 1e9 / self._speed
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # pacing to the footage clock, not synchronisation
+
+
+class Checkpoint:
+    """The t_ns of the last frame fully processed, in a small JSON file (atomic replace)."""
+
+    def __init__(self, path: Path | None, every_s: float = 1.0) -> None:
+        self.path = path
+        self._every_s = every_s
+        self._last_write = 0.0
+
+    def load(self) -> int | None:
+        if self.path is None or not self.path.exists():
+            return None
+        try:
+            return int(json.loads(self.path.read_text())["t_ns"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("ignoring unreadable checkpoint %s: %s", self.path, exc)
+            return None
+
+    def save(self, t_ns: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if self.path is None or (not force and now - self._last_write < self._every_s):
+            return
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"t_ns": t_ns}))
+        os.replace(tmp, self.path)
+        self._last_write = now
+
+
+class ReplayFeed:
+    """Callable that opens the recording and yields its thermal frames (one pass or forever)."""
+
+    def __init__(
+        self, path: Path, *, speed: float | None, loop: bool, resume_after_ns: int | None = None
+    ) -> None:
+        self._path = path
+        self._speed = speed
+        self._loop = loop
+        self._resume_after_ns = resume_after_ns
+        self._offset_ns = 0  # added to every t_ns so that time keeps going across loops
+
+    def __call__(self) -> Iterator[Frame]:
+        pacer = Pacer(self._speed)
+        while True:
+            first_ns = last_ns = None
+            for frame in open_recording(self._path).frames():
+                if not isinstance(frame, ThermalFrame):
+                    continue
+                first_ns = frame.t_ns if first_ns is None else first_ns
+                last_ns = frame.t_ns
+                t_ns = frame.t_ns + self._offset_ns
+                if self._resume_after_ns is not None and t_ns <= self._resume_after_ns:
+                    continue  # processed before the restart
+                pacer.wait(t_ns)
+                yield ThermalFrame(frame.index, t_ns, frame.counts)
+            if first_ns is None or last_ns is None or not self._loop:
+                return
+            # One frame period past the end, so the next pass never repeats a timestamp.
+            period_ns = max(1, (last_ns - first_ns) // max(1, frame.index))
+            self._offset_ns += last_ns - first_ns + period_ns
