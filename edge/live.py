@@ -70,9 +70,13 @@ class LiveGate:
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
         state_dir = settings.state.dir
         self.checkpoint = Checkpoint(state_dir / CHECKPOINT_FILE if state_dir else None)
-        feed = ReplayFeed(
-            Path(src.path), speed=src.speed, loop=src.loop, resume_after_ns=self.checkpoint.load()
-        )
+        resume_ns, decided = self.checkpoint.load()
+        if resume_ns is not None:
+            self.pipeline.restore_decided(decided, resume_ns)
+            log.info(
+                "resuming after t_ns %d with %d people already decided", resume_ns, len(decided)
+            )
+        feed = ReplayFeed(Path(src.path), speed=src.speed, loop=src.loop, resume_after_ns=resume_ns)
         self.capture = Capture(feed)
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
@@ -115,7 +119,9 @@ class LiveGate:
                     publisher.submit(decision)
                     self.decisions += 1
             if self.guard.last_t_ns is not None:
-                self.checkpoint.save(self.guard.last_t_ns, force=True)
+                self.checkpoint.save(
+                    self.guard.last_t_ns, self.pipeline.decided_boxes(), force=True
+                )
             if not publisher.flush(min(5.0, self.settings.mqtt.flush_timeout_s)):
                 log.warning(
                     "%s events stay in the outbox for the next start",
@@ -148,10 +154,15 @@ class LiveGate:
                 admitted = self.guard.admit(frame)
                 if admitted is not None:
                     self.frames += 1
-                    for decision in self.pipeline.process(admitted):
+                    decisions = self.pipeline.process(admitted)
+                    for decision in decisions:
                         publisher.submit(decision)  # committed to the outbox: never lost
                         self.decisions += 1
-                    self.checkpoint.save(admitted.t_ns)
+                    # Right after a decision the checkpoint must know it, or a crash in the
+                    # next second would have the restarted gate measure that person again.
+                    self.checkpoint.save(
+                        admitted.t_ns, self.pipeline.decided_boxes(), force=bool(decisions)
+                    )
             if now >= next_metrics:
                 publisher.publish_metrics(self.metrics(now - started))
                 next_metrics = now + cfg.mqtt.metrics_interval_s

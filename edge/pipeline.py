@@ -107,6 +107,12 @@ class ThermalPipeline:
         if skin_offset_c is not None:
             self._skin_offset_c = np.float32(skin_offset_c)
 
+    def decided_boxes(self) -> list[tuple[int, int, int, int]]:
+        return self._tracker.decided_boxes()
+
+    def restore_decided(self, boxes: list[tuple[int, int, int, int]], t_ns: int) -> None:
+        self._tracker.restore_decided(boxes, t_ns)
+
     @property
     def threshold_c(self) -> float:
         return self._decide.threshold_c

@@ -106,6 +106,16 @@ class Tracker:
                 if live.misses <= self.max_misses and x <= cx <= x + w and y <= cy <= y + h:
                     live.decided = True
 
+    def decided_boxes(self) -> list[tuple[int, int, int, int]]:
+        """Boxes of people already decided and still in view (for a crash checkpoint)."""
+        return [t.box for t in self.tracks if t.decided]
+
+    def restore_decided(self, boxes: list[tuple[int, int, int, int]], t_ns: int) -> None:
+        """After a restart: people decided before the crash stay decided if still in view."""
+        for box in boxes:
+            self.tracks.append(Track(self._next_id, box, t_ns, t_ns, decided=True))
+            self._next_id += 1
+
     def drain(self) -> list[Track]:
         """End every track (end of footage)."""
         ended, self.tracks = self.tracks, []

@@ -124,6 +124,8 @@ def test_feed_loops_with_increasing_time_and_resumes_after_checkpoint(tmp_path: 
     looped = [next(feed).t_ns for _ in range(2 * len(one_pass) + 3)]
     assert all(b > a for a, b in itertools.pairwise(looped))
     checkpoint = Checkpoint(tmp_path / "pos.json")
-    checkpoint.save(looped[len(one_pass) + 4], force=True)
-    resumed = ReplayFeed(scene, speed=None, loop=True, resume_after_ns=checkpoint.load())()
+    checkpoint.save(looped[len(one_pass) + 4], [(1, 2, 3, 4)], force=True)
+    resume_ns, decided = checkpoint.load()
+    assert decided == [(1, 2, 3, 4)]
+    resumed = ReplayFeed(scene, speed=None, loop=True, resume_after_ns=resume_ns)()
     assert next(resumed).t_ns == looped[len(one_pass) + 5]

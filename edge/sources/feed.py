@@ -41,29 +41,36 @@ class Pacer:
             time.sleep(delay)  # pacing to the footage clock, not synchronisation
 
 
+Box = tuple[int, int, int, int]
+
+
 class Checkpoint:
-    """The t_ns of the last frame fully processed, in a small JSON file (atomic replace)."""
+    """The t_ns of the last frame fully processed, and the boxes of people already decided
+    and still in view (so a restart does not measure them twice), in a small JSON file
+    replaced atomically."""
 
     def __init__(self, path: Path | None, every_s: float = 1.0) -> None:
         self.path = path
         self._every_s = every_s
         self._last_write = 0.0
 
-    def load(self) -> int | None:
+    def load(self) -> tuple[int | None, list[Box]]:
         if self.path is None or not self.path.exists():
-            return None
+            return None, []
         try:
-            return int(json.loads(self.path.read_text())["t_ns"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            doc = json.loads(self.path.read_text())
+            boxes = [(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in doc.get("decided", [])]
+            return int(doc["t_ns"]), boxes
+        except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
             log.warning("ignoring unreadable checkpoint %s: %s", self.path, exc)
-            return None
+            return None, []
 
-    def save(self, t_ns: int, force: bool = False) -> None:
+    def save(self, t_ns: int, decided: list[Box], force: bool = False) -> None:
         now = time.monotonic()
         if self.path is None or (not force and now - self._last_write < self._every_s):
             return
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"t_ns": t_ns}))
+        tmp.write_text(json.dumps({"t_ns": t_ns, "decided": [list(b) for b in decided]}))
         os.replace(tmp, self.path)
         self._last_write = now
 

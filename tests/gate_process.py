@@ -1,0 +1,83 @@
+"""Run `gate-edge run` as a real child process, and collect what a backend receives."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge.mqtt import BrokerOptions, Subscriber
+from edge.outbox import Outbox
+
+SITE = "fault"
+
+
+def write_config(path: Path, broker_url: str, gate: str, scene: Path, state: Path,
+                 speed: float) -> Path:
+    path.write_text(
+        f'[gate]\nsite = "{SITE}"\ngate = "{gate}"\n'
+        f'[mqtt]\nbroker = "{broker_url}"\nmetrics_interval_s = 1\nconnect_timeout_s = 2\n'
+        f'[thermal.reference]\nmode = "auto"\n'
+        f'[source]\nkind = "replay"\npath = "{scene}"\nspeed = {speed}\n'
+        f'[state]\ndir = "{state}"\n'
+    )
+    return path
+
+
+def start_gate(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    log = log_path.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", "edge", "-v", "run", "--config", str(config)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+def committed_seqs(state: Path, gate: str) -> int:
+    """The highest seq the gate ever committed to its outbox (what must be delivered)."""
+    with Outbox(state / "outbox.sqlite3", site=SITE, gate=gate) as outbox:
+        return outbox.last_seq()
+
+
+@dataclass
+class Backend:
+    """A durable consumer: persistent session, so nothing is missed while it or the broker
+    is away. Records every event delivery (duplicates included) in arrival order."""
+
+    broker_url: str
+    gate: str
+    events: list[dict[str, Any]] = field(default_factory=list)
+    _new: threading.Condition = field(default_factory=threading.Condition)
+
+    def __post_init__(self) -> None:
+        self._sub = Subscriber(
+            BrokerOptions(url=self.broker_url, reconnect_min_s=1, reconnect_max_s=1),
+            [f"gate/{SITE}/{self.gate}/event/#"],
+            client_id=f"backend-{self.gate}",
+            clean_session=False,
+        ).start()
+        assert self._sub.subscribed.wait(10.0), "backend could not subscribe"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            message = self._sub.get(0.2)
+            if message is not None:
+                with self._new:
+                    self.events.append(json.loads(message[1]))
+                    self._new.notify_all()
+
+    def wait_for(self, predicate: Any, timeout_s: float) -> bool:
+        with self._new:
+            return self._new.wait_for(lambda: predicate(self.events), timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self._sub.close()
