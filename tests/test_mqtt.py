@@ -360,6 +360,7 @@ def test_bad_url_is_a_clear_config_error(url: str, needle: str) -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.fault
 def test_refused_credentials_fail_fast_and_password_stays_secret(
     make_broker: MakeBroker, gate: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -383,6 +384,7 @@ def test_refused_credentials_fail_fast_and_password_stays_secret(
 
 
 @pytest.mark.broker
+@pytest.mark.fault
 def test_tls_broker_with_private_ca(make_broker: MakeBroker, gate: str, tmp_path: Path) -> None:
     try:
         tls = make_test_tls(tmp_path / "pki")
