@@ -1,0 +1,1 @@
+"""Face detection and landmarks on RGB frames (onnxruntime only)."""
