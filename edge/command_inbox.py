@@ -33,7 +33,9 @@ class ScreeningSetArgs(BaseModel):
 
 def _screening_set(pipeline: ThermalPipeline, args: dict[str, Any]) -> None:
     parsed = ScreeningSetArgs.model_validate(args)
-    pipeline.apply_screening(threshold_c=parsed.threshold_c, skin_offset_c=parsed.skin_offset_c)
+    pipeline.evidence.apply_screening(
+        threshold_c=parsed.threshold_c, skin_offset_c=parsed.skin_offset_c
+    )
 
 
 HANDLERS: dict[str, Callable[[ThermalPipeline, dict[str, Any]], None]] = {
@@ -83,12 +85,22 @@ class CommandInbox:
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "args"
-                log.warning("command rejected: bad_args: %s %s: %s (id %s)",
-                            command.name, where, first["msg"], command.id)
+                log.warning(
+                    "command rejected: bad_args: %s %s: %s (id %s)",
+                    command.name,
+                    where,
+                    first["msg"],
+                    command.id,
+                )
                 self.counters["bad_args"] += 1
                 continue
-            log.info("command applied: %s %s (id %s, key %s)",
-                     command.name, command.args, command.id, command.kid)
+            log.info(
+                "command applied: %s %s (id %s, key %s)",
+                command.name,
+                command.args,
+                command.id,
+                command.kid,
+            )
             self.counters["applied"] += 1
             applied += 1
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from edge.errors import RecordingError
 from edge.model import Decision, RecordingMeta
-from edge.pipeline import rotate_roi
+from edge.reference_stage import rotate_roi
 
 
 @dataclass(slots=True)

@@ -72,7 +72,7 @@ class LiveGate:
         self.checkpoint = Checkpoint(state_dir / CHECKPOINT_FILE if state_dir else None)
         resume_ns, decided = self.checkpoint.load()
         if resume_ns is not None:
-            self.pipeline.restore_decided(decided, resume_ns)
+            self.pipeline.evidence.restore_decided(decided, resume_ns)
             log.info(
                 "resuming after t_ns %d with %d people already decided", resume_ns, len(decided)
             )
@@ -120,7 +120,7 @@ class LiveGate:
                     self.decisions += 1
             if self.guard.last_t_ns is not None:
                 self.checkpoint.save(
-                    self.guard.last_t_ns, self.pipeline.decided_boxes(), force=True
+                    self.guard.last_t_ns, self.pipeline.evidence.decided_boxes(), force=True
                 )
             if not publisher.flush(min(5.0, self.settings.mqtt.flush_timeout_s)):
                 log.warning(
@@ -161,7 +161,7 @@ class LiveGate:
                     # Right after a decision the checkpoint must know it, or a crash in the
                     # next second would have the restarted gate measure that person again.
                     self.checkpoint.save(
-                        admitted.t_ns, self.pipeline.decided_boxes(), force=bool(decisions)
+                        admitted.t_ns, self.pipeline.evidence.decided_boxes(), force=bool(decisions)
                     )
             if now >= next_metrics:
                 publisher.publish_metrics(self.metrics(now - started))
@@ -184,6 +184,6 @@ class LiveGate:
         }
         payload["watchdog"] = self.watchdog.state
         payload["commands"] = self.commands.stats()
-        payload["threshold_c"] = self.pipeline.threshold_c
+        payload["threshold_c"] = self.pipeline.evidence.threshold_c
         payload["decisions"] = self.decisions
         return payload

@@ -10,8 +10,9 @@ import pytest
 from edge.bodytemp import body_from_skin_c, skin_from_body_c
 from edge.config import Settings
 from edge.decide import DecideParams, decide, skin_statistic_c
-from edge.pipeline import _disc_box, head_params
+from edge.pipeline import head_params
 from edge.radiometry import ReferenceTracker
+from edge.reference_stage import disc_box
 from edge.thermal_detect import (
     DiscLocator,
     DiscParams,
@@ -183,7 +184,7 @@ def test_disc_is_excluded_from_heads_once_known() -> None:
     roi = find_reference_disc(temp_c, DiscParams())
     assert roi is not None
     unmasked = find_heads(temp_c, PARAMS)
-    masked = find_heads(temp_c, PARAMS, exclude=_disc_box(roi))
+    masked = find_heads(temp_c, PARAMS, exclude=disc_box(roi))
     assert unmasked.count == 2  # the disc is warm and compact: without the mask it is a blob
     assert masked.count == 1
     assert masked.measurable.tolist() == [True]
