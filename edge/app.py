@@ -13,15 +13,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from edge import __version__
 from edge.config import Settings
 from edge.errors import BrokerError, ConfigError
 from edge.events import info_payload
-from edge.model import Decision, RecordingMeta, ThermalFrame
+from edge.evidence import Evidence
+from edge.model import Decision, Frame, RecordingMeta, ThermalFrame
 from edge.mqtt import BrokerOptions, Publisher
 from edge.outbox import Outbox
-from edge.pipeline import ThermalPipeline
+from edge.pipeline import FrameReport, ThermalPipeline
 from edge.sources import open_recording
 from edge.sources.feed import Pacer
 
@@ -33,6 +35,7 @@ class ReplayResult:
     meta: RecordingMeta
     decisions: list[Decision] = field(default_factory=list)
     thermal_frames: int = 0
+    rgb_frames: int = 0
     footage_s: float = 0.0
     wall_s: float = 0.0
     published: int = 0
@@ -97,8 +100,18 @@ def open_publisher(
         raise
 
 
+class Pipeline(Protocol):
+    """What every screening mode offers the composition root."""
+
+    evidence: Evidence
+    last: FrameReport | None
+
+    def process(self, frame: Frame) -> list[Decision]: ...
+    def finish(self) -> list[Decision]: ...
+
+
 def metrics_payload(
-    pipeline: ThermalPipeline, publisher: Publisher, frames: int, wall_s: float
+    pipeline: Pipeline, publisher: Publisher, frames: int, wall_s: float
 ) -> dict[str, object]:
     report = pipeline.last
     ref = report.reference if report else None
@@ -115,6 +128,25 @@ def metrics_payload(
     }
 
 
+def build_pipeline(settings: Settings, meta: RecordingMeta) -> Pipeline:
+    """Thermal-only or RGB + thermal, by `mode` (auto: what the source has)."""
+    if meta.thermal is None:
+        raise ConfigError(f"{meta.path}: screening needs a thermal stream; the source has none")
+    has_registration = (
+        meta.rgb_to_thermal is not None or settings.registration.rgb_to_thermal is not None
+    )
+    mode = settings.mode
+    if mode == "auto":
+        mode = "rgb_thermal" if meta.has_rgb and has_registration else "thermal"
+    if mode == "rgb_thermal":
+        if not meta.has_rgb:
+            raise ConfigError(f"mode = 'rgb_thermal': {meta.path} has no RGB stream")
+        from edge.pipeline_rgbt import RgbThermalPipeline
+
+        return RgbThermalPipeline(settings, meta)
+    return ThermalPipeline(settings, meta.thermal, meta.reference)
+
+
 def replay(
     settings: Settings,
     recording: Path,
@@ -127,9 +159,7 @@ def replay(
     broker and this returns only after the broker acknowledged all of them."""
     source = open_recording(recording)
     meta = source.meta
-    if meta.thermal is None:
-        raise ConfigError(f"{recording}: thermal screening needs a thermal stream; it has none")
-    pipeline = ThermalPipeline(settings, meta.thermal, meta.reference)
+    pipeline = build_pipeline(settings, meta)
     publisher, outbox = open_publisher(settings, meta) if publish else (None, None)
     result = ReplayResult(meta)
     pacer = Pacer(speed)
@@ -148,12 +178,13 @@ def replay(
 
     try:
         for frame in source.frames():
-            if not isinstance(frame, ThermalFrame):
-                continue  # RGB frames belong to the RGB+thermal mode
             pacer.wait(frame.t_ns)
             first_ns = frame.t_ns if first_ns is None else first_ns
             last_ns = frame.t_ns
-            result.thermal_frames += 1
+            if isinstance(frame, ThermalFrame):
+                result.thermal_frames += 1
+            else:
+                result.rgb_frames += 1
             emit(pipeline.process(frame))
             now = time.monotonic()
             if publisher is not None and now >= next_metrics:
@@ -180,6 +211,7 @@ def replay(
             outbox.close()
     result.wall_s = time.monotonic() - started
     if first_ns is not None and last_ns is not None:
-        frame_s = 1.0 / meta.thermal.fps if meta.thermal.fps else 0.0
+        fps = meta.thermal.fps if meta.thermal else None
+        frame_s = 1.0 / fps if fps else 0.0
         result.footage_s = (last_ns - first_ns) / 1e9 + frame_s
     return result

@@ -74,6 +74,36 @@ class ThermalConfig(_Section):
     reference: ReferenceConfig = ReferenceConfig()
 
 
+class RgbConfig(_Section):
+    """Face detection on the colour camera (RGB + thermal mode)."""
+
+    threads: int = Field(1, ge=1, le=8)  # onnxruntime threads; 1 is fastest on a 2-core box
+    score_threshold: float = Field(0.5, gt=0, lt=1)
+    min_face_px: int = Field(40, ge=8, le=2000)  # narrower faces are tracked, not measured
+
+
+class RegistrationConfig(_Section):
+    # 3x3 homography from RGB pixels to (unrotated) thermal pixels; unset = the recording's.
+    # `gate-edge calibrate` computes it from point pairs.
+    rgb_to_thermal: list[list[float]] | None = None
+
+    @field_validator("rgb_to_thermal")
+    @classmethod
+    def _h(cls, value: list[list[float]] | None) -> list[list[float]] | None:
+        if value is None:
+            return None
+        if len(value) != 3 or any(len(row) != 3 for row in value):
+            raise ValueError("must be a 3x3 matrix (3 rows of 3 numbers)")
+        det = (
+            value[0][0] * (value[1][1] * value[2][2] - value[1][2] * value[2][1])
+            - value[0][1] * (value[1][0] * value[2][2] - value[1][2] * value[2][0])
+            + value[0][2] * (value[1][0] * value[2][1] - value[1][1] * value[2][0])
+        )
+        if abs(det) < 1e-12:
+            raise ValueError("must be invertible (determinant is 0)")
+        return value
+
+
 class DetectConfig(_Section):
     min_face_frac: float = Field(0.16, gt=0, lt=1)  # of the frame's shorter side
     min_face_px: int | None = Field(None, ge=4)  # overrides min_face_frac when set
@@ -88,6 +118,9 @@ class ScreeningConfig(_Section):
     decide_samples: int = Field(9, ge=1, le=1000)
     ambient_c: float | None = Field(None, ge=-30, le=60)
     window_px: int = Field(3, ge=1, le=9)
+    canthus_radius_px: int = Field(2, ge=0, le=8)  # search disc around each mapped canthus
+    min_thermal_face_px: float = Field(12.0, ge=2, le=500)  # face width in thermal pixels
+    max_pair_ms: float = Field(150.0, gt=0, le=2000)  # RGB and thermal frames this close pair
     # Site calibration: what this camera, at this distance, reads below a reference
     # thermometer on real faces (lens blur over a few-pixel canthus reads low). Added to
     # every skin reading after the reference-source correction.
@@ -117,10 +150,13 @@ class StateConfig(_Section):
 
 
 class Settings(_Section):
-    mode: Literal["thermal"] = "thermal"
+    # auto: RGB + thermal when the source has both streams and a registration, else thermal.
+    mode: Literal["auto", "thermal", "rgb_thermal"] = "auto"
     gate: GateConfig = GateConfig()
     mqtt: MqttConfig = MqttConfig()
     thermal: ThermalConfig = ThermalConfig()
+    rgb: RgbConfig = RgbConfig()
+    registration: RegistrationConfig = RegistrationConfig()
     detect: DetectConfig = DetectConfig()
     screening: ScreeningConfig = ScreeningConfig()
     source: SourceConfig = SourceConfig()

@@ -9,7 +9,7 @@ import numpy as np
 
 from edge.config import Settings
 from edge.evidence import Evidence
-from edge.model import Decision, ReferenceSpec, ThermalFrame, ThermalStreamMeta
+from edge.model import Decision, Frame, ReferenceSpec, ThermalFrame, ThermalStreamMeta
 from edge.radiometry import ReferenceState
 from edge.reference_stage import ThermalFrontEnd
 from edge.screening import FaceMaxLocalMean
@@ -62,8 +62,10 @@ class ThermalPipeline:
         """The reference ROI in upright pixels, once known."""
         return self.front.roi
 
-    def process(self, frame: ThermalFrame) -> list[Decision]:
-        """Decisions completed by this frame (usually none)."""
+    def process(self, frame: Frame) -> list[Decision]:
+        """Decisions completed by this frame (usually none). RGB frames are not used here."""
+        if not isinstance(frame, ThermalFrame):
+            return []
         temp_c, ref = self.front.convert(frame.counts)
         heads = find_heads(temp_c, self._heads, exclude=self.front.disc_box)
         skin_c = self._stat(temp_c, heads.labels, heads.label_ids)
