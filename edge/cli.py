@@ -143,6 +143,23 @@ def cmd_run(args: argparse.Namespace) -> int:
     return LiveGate(_settings(args)).run()
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from edge.calibrate import fit, read_pairs, write_into_config
+
+    rgb, thermal = read_pairs(args.pairs)
+    cal = fit(rgb, thermal)
+    print(
+        f"homography from {cal.pairs} pairs ({cal.inliers} inliers): reprojection error "
+        f"rms {cal.rms_px:.2f} px, max {cal.max_px:.2f} px (thermal pixels)"
+    )
+    for row in cal.homography.tolist():
+        print("  [" + ", ".join(f"{v: .6g}" for v in row) + "]")
+    if args.config is not None and not args.dry_run:
+        write_into_config(args.config, cal.homography)
+        print(f"written to {args.config} [registration] rgb_to_thermal")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
@@ -261,6 +278,17 @@ def build_parser() -> argparse.ArgumentParser:
         "gate-edge run --config /etc/gate-edge/config.toml",
     )
     _common(p)
+
+    p = _add(
+        sub,
+        "calibrate",
+        cmd_calibrate,
+        "compute the RGB -> thermal homography from point pairs and write it into the config",
+        "gate-edge calibrate pairs.csv --config /etc/gate-edge/config.toml",
+    )
+    p.add_argument("pairs", type=Path, help="CSV: rgb_x,rgb_y,thermal_x,thermal_y per line")
+    p.add_argument("--config", type=Path, help="TOML config to update (comments are kept)")
+    p.add_argument("--dry-run", action="store_true", help="print, do not write")
 
     p = _add(
         sub,

@@ -1,0 +1,102 @@
+"""`gate-edge calibrate`: homography from point pairs, written into the config with its
+comments intact, and the RGB -> thermal mapping the canthus hot loop relies on."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.calibrate import fit, read_pairs, write_into_config
+from edge.canthus import CanthusSampler, canthus_naive_c
+from edge.config import load_config
+from edge.errors import ConfigError
+from edge.pipeline_rgbt import upright_matrix
+from edge.vision.geometry import inner_canthi, map_points
+
+TRUE_H = np.array([[0.26, 0.01, 12.0], [-0.008, 0.27, 6.0], [1e-5, 2e-5, 1.0]])
+
+
+def _pairs(tmp_path: Path, n: int, noise_px: float, outlier: bool = False) -> Path:
+    rng = np.random.default_rng(n)
+    rgb = rng.uniform([20, 20], [620, 460], (n, 2))
+    thermal = cv2.perspectiveTransform(rgb.reshape(-1, 1, 2), TRUE_H).reshape(-1, 2)
+    thermal += rng.normal(0, noise_px, thermal.shape)
+    if outlier:
+        thermal[0] += 25.0  # one mis-clicked pair
+    lines = ["rgb_x,rgb_y,thermal_x,thermal_y"] + [
+        ",".join(f"{v:.3f}" for v in (*a, *b)) for a, b in zip(rgb, thermal, strict=True)
+    ]
+    path = tmp_path / "pairs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_fit_recovers_the_homography_despite_an_outlier(tmp_path: Path) -> None:
+    cal = fit(*read_pairs(_pairs(tmp_path, 12, 0.2, outlier=True)))
+    assert cal.inliers == 11 and cal.rms_px < 0.5
+    probe = np.array([[[100.0, 100.0]], [[500.0, 400.0]]])
+    got = cv2.perspectiveTransform(probe, cal.homography)
+    want = cv2.perspectiveTransform(probe, TRUE_H)
+    assert np.abs(got - want).max() < 0.5
+
+
+def test_too_few_or_bad_pairs_are_clear_errors(tmp_path: Path) -> None:
+    path = tmp_path / "few.csv"
+    path.write_text("1,2,3,4\n5,6,7,8\n")
+    with pytest.raises(ConfigError, match="at least 4"):
+        read_pairs(path)
+    path.write_text("1,2,3,4\n5,6,7\n")
+    with pytest.raises(ConfigError, match="line 2"):
+        read_pairs(path)
+
+
+def test_cli_writes_config_keeping_comments(tmp_path: Path) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text('# my gate\n[gate]\nsite = "s1"  # the compound\ngate = "north"\n')
+    pairs = _pairs(tmp_path, 8, 0.0)
+    done = subprocess.run(
+        [sys.executable, "-m", "edge", "calibrate", str(pairs), "--config", str(config)],
+        capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    text = config.read_text()
+    assert "# my gate" in text and "# the compound" in text
+    h = np.asarray(load_config(config).registration.rgb_to_thermal)
+    assert np.abs(h - TRUE_H / TRUE_H[2, 2]).max() < 1e-3
+
+
+def test_write_refuses_to_produce_an_invalid_config(tmp_path: Path) -> None:
+    config = tmp_path / "gate.toml"
+    config.write_text("[thermal]\nrotate_deg = 45\n")
+    with pytest.raises(ConfigError, match="rotate_deg"):
+        write_into_config(config, TRUE_H)
+    assert "rgb_to_thermal" not in config.read_text()
+
+
+def test_canthus_sampler_matches_the_naive_loop_and_finds_the_hot_spot() -> None:
+    rng = np.random.default_rng(3)
+    temp_c = rng.normal(33.0, 0.05, (120, 160)).astype(np.float32)
+    landmarks = np.zeros((6, 5, 2), np.float32)
+    landmarks[:, 0] = rng.uniform([100, 100], [500, 300], (6, 2))
+    landmarks[:, 1] = landmarks[:, 0] + [60, 0]
+    canthi = map_points(TRUE_H, inner_canthi(landmarks))
+    for x, y in np.rint(canthi[2]).astype(int):
+        temp_c[y - 1 : y + 2, x - 1 : x + 2] = 36.0  # face 2's inner eye corners
+    got = CanthusSampler(3, 2)(temp_c, canthi)
+    assert np.allclose(got, canthus_naive_c(temp_c, canthi), atol=1e-5)
+    assert abs(got[2] - 36.0) < 1e-4 and got[np.arange(6) != 2].max() < 34.0
+
+
+@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
+def test_upright_matrix_agrees_with_numpy_rotation(rotate: int) -> None:
+    raw = np.zeros((120, 160), np.uint8)
+    raw[30, 50] = 1
+    upright = np.rot90(raw, k=-(rotate // 90))
+    (y,), (x,) = np.nonzero(upright)
+    mapped = map_points(upright_matrix(rotate, (120, 160)), np.array([[50.0, 30.0]], np.float32))
+    assert np.allclose(mapped[0], [x, y])
