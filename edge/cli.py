@@ -93,13 +93,20 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from edge.app import replay
-    from edge.evaluate import format_report, load_labels, match
+    from edge.evaluate import format_report, load_labels, match, summary_table
 
     settings = _settings(args)
     people = load_labels(args.recording)
     result = replay(settings, args.recording, publish=not args.offline)
     report = match(result.decisions, people, result.meta, settings.thermal.rotate_deg)
     print(format_report(report))
+    print()
+    print(summary_table(report))
+    if args.plot is not None:
+        from edge.eval_plot import plot_report
+
+        plot_report(report, args.plot, settings.screening.threshold_c, args.recording.name)
+        print(f"plot: {args.plot}")
     return 0 if report.all_ok else 1
 
 
@@ -246,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("recording", type=Path)
     p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
+    p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
 
     p = _add(
         sub,

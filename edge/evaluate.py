@@ -107,15 +107,43 @@ def match(
             continue
 
         def distance(i: int, d: Decision = d) -> float:
-            box = people[i].get("head_box")
-            if not box or raw_hw == (0, 0):
+            # RGB + thermal decisions carry an RGB box; thermal-only ones a thermal box.
+            if d.temperature.site == "canthus":
+                box = people[i].get("head_box_rgb")
+                centre = _centre(tuple(box)) if box else None
+            else:
+                box = people[i].get("head_box")
+                centre = (
+                    _centre(rotate_roi(tuple(box), raw_hw, rotate_deg))  # type: ignore[arg-type]
+                    if box and raw_hw != (0, 0)
+                    else None
+                )
+            if centre is None:
                 return 0.0
-            ux, uy = _centre(rotate_roi(tuple(box), raw_hw, rotate_deg))  # type: ignore[arg-type]
             dx, dy = _centre(d.bbox)
-            return (ux - dx) ** 2 + (uy - dy) ** 2
+            return (centre[0] - dx) ** 2 + (centre[1] - dy) ** 2
 
         results[min(cands, key=distance)].events.append(d)
     return EvalReport(results, unmatched)
+
+
+def summary_table(report: EvalReport) -> str:
+    """The summary as a small Markdown table (people, events, error, fever confusion)."""
+    fc = report.fever_counts
+    errors = [abs(p.error_c) for p in report.people if p.error_c is not None]
+    mae = sum(errors) / len(errors) if errors else float("nan")
+    measured = sum(1 for p in report.people if p.events)
+    rows = [
+        ("people (labelled)", str(len(report.people))),
+        ("people expected to be measured", str(sum(1 for p in report.people if p.expect))),
+        ("events", str(sum(len(p.events) for p in report.people) + len(report.unmatched))),
+        ("people measured", str(measured)),
+        ("unmatched events", str(len(report.unmatched))),
+        ("temperature MAE / max (C)", f"{mae:.3f} / {report.max_abs_error_c or float('nan'):.3f}"),
+        ("fever TP / FP / FN", f"{fc['tp']} / {fc['fp']} / {fc['fn']}"),
+        ("verdict", "PASS" if report.all_ok else "FAIL"),
+    ]
+    return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
 
 
 def format_report(report: EvalReport) -> str:
