@@ -59,6 +59,15 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def _models_info(meta: RecordingMeta | None) -> dict[str, object]:
+    """name -> sha256 of the face models this gate uses (RGB streams only)."""
+    if meta is None or not meta.has_rgb:
+        return {}
+    from edge.models import manifest
+
+    return {name: spec.sha256 for name, spec in manifest().items() if spec.default}
+
+
 def open_publisher(
     settings: Settings,
     meta: RecordingMeta | None,
@@ -81,7 +90,7 @@ def open_publisher(
         version=__version__,
         config_hash=config_hash(settings),
         sensors=sensors,
-        models={},
+        models=_models_info(meta),
         started_wall_ns=time.time_ns(),
     )
     publisher = Publisher(

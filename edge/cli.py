@@ -131,17 +131,22 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.app import broker_options, config_hash
+    from edge.models import check_models
     from edge.mqtt import check_broker
 
     settings = _settings(args)
     print(f"config: ok ({args.config or 'defaults'}, hash {config_hash(settings)})")
-    if args.no_broker:
-        return 0
-    # Connects without a will and publishes nothing: a running gate's status must not flap.
-    check_broker(broker_options(settings))
-    gate = f"{settings.gate.site}/{settings.gate.gate}"
-    print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
-    return 0
+    problems = check_models() if settings.mode != "thermal" else []
+    for problem in problems:
+        print(f"models: {problem}", file=sys.stderr)
+    if not problems:
+        print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
+    if not args.no_broker:
+        # Connects without a will and publishes nothing: a running gate's status must not flap.
+        check_broker(broker_options(settings))
+        gate = f"{settings.gate.site}/{settings.gate.gate}"
+        print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
+    return 5 if problems else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
