@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge import __version__
 from edge.cli_backend import add_backend_commands
+from edge.cli_models import add_model_commands
 from edge.config import Settings, load_config, with_overrides
 from edge.errors import EdgeError
 from edge.model import Decision
@@ -315,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--speed", type=_speed, default=8.0, help="replay speed (default 8x)")
     add_backend_commands(sub)
+    add_model_commands(sub)
     return parser
 
 

@@ -1,4 +1,5 @@
-"""Recording format v1 writer (DESIGN.md section 3): streams thermal frames to a folder.
+"""Recording format v1 writer (DESIGN.md section 3): streams thermal (and optionally RGB)
+frames to a folder.
 
 meta.json is written last, on a clean close: a folder without it is not a recording, so a
 writer that crashed half-way leaves something every reader rejects instead of a recording
@@ -14,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -27,6 +29,9 @@ FORMAT_NAME = "gate-edge-recording"
 FORMAT_VERSION = 1
 THERMAL_FRAMES = "thermal.u16"
 THERMAL_TIMESTAMPS = "thermal.csv"
+RGB_VIDEO = "rgb.avi"
+RGB_TIMESTAMPS = "rgb.csv"
+RGB_FOURCC = "MJPG"
 CSV_HEADER = "index,t_ns"
 _U16_MAX = float(np.iinfo(np.uint16).max)
 
@@ -64,11 +69,17 @@ def counts_from_c(
 
 
 class RecordingWriter:
-    """Writes one thermal-only recording v1 folder; use as a context manager.
+    """Writes one recording v1 folder; use as a context manager.
+
+    Thermal frames always; RGB too when `rgb_size` (width, height) is given: rgb.avi (MJPG,
+    `rgb_fps` in its header, which only players use: rgb.csv holds the real capture times)
+    plus rgb.csv, and then `rgb_to_thermal` (3x3 homography, RGB pixels -> thermal pixels)
+    is required and written as meta.json registration.rgb_to_thermal.
 
     Frames go to disk as they arrive (memory stays flat for long recordings). Entering the
     `with` block removes an earlier recording's meta.json and labels.json and truncates
-    thermal.u16 / thermal.csv; other files are left alone (meta.json does not name them).
+    thermal.u16 / thermal.csv (and rgb.avi / rgb.csv when writing RGB); other files are left
+    alone (meta.json does not name them).
     """
 
     def __init__(
@@ -83,9 +94,23 @@ class RecordingWriter:
         reference: ReferenceSpec | None = None,
         ambient_c: float | None = None,
         source: str = "",
+        rgb_size: tuple[int, int] | None = None,
+        rgb_fps: float = 15.0,
+        rgb_to_thermal: npt.ArrayLike | None = None,
     ) -> None:
         if width <= 0 or height <= 0:
             raise ValueError(f"frame size must be positive, got {width}x{height}")
+        self.rgb_size: tuple[int, int] | None = None
+        self.rgb_to_thermal: npt.NDArray[np.float64] | None = None
+        if rgb_size is not None:
+            rgb_w, rgb_h = (int(v) for v in rgb_size)
+            if rgb_w <= 0 or rgb_h <= 0 or not rgb_fps > 0:
+                raise ValueError(f"rgb size {rgb_size} and fps {rgb_fps} must be positive")
+            self.rgb_size = (rgb_w, rgb_h)
+            self.rgb_to_thermal = _homography(rgb_to_thermal)
+        elif rgb_to_thermal is not None:
+            raise ValueError("rgb_to_thermal is only meaningful with an RGB stream (rgb_size)")
+        self.rgb_fps = float(rgb_fps)
         if encoding not in ENCODINGS:
             raise ValueError(f"unknown thermal encoding {encoding!r}")
         if encoding == "linear" and (linear_gain is None or linear_offset_c is None):
@@ -99,9 +124,13 @@ class RecordingWriter:
         self.linear_gain, self.linear_offset_c = linear_gain, linear_offset_c
         self.reference, self.ambient_c, self.source = reference, ambient_c, source
         self.frames_written = 0
+        self.rgb_frames_written = 0
         self._last_t_ns: int | None = None
+        self._last_rgb_t_ns: int | None = None
         self._frames_fh: IO[bytes] | None = None
         self._csv_fh: IO[str] | None = None
+        self._rgb_csv_fh: IO[str] | None = None
+        self._video: Any = None  # cv2.VideoWriter while open
 
     def __enter__(self) -> RecordingWriter:
         if self.out_dir.exists() and not self.out_dir.is_dir():
@@ -114,10 +143,19 @@ class RecordingWriter:
             self._frames_fh = (self.out_dir / THERMAL_FRAMES).open("wb")
             self._csv_fh = (self.out_dir / THERMAL_TIMESTAMPS).open(
                 "w", encoding="utf-8", newline="\n")
+            self._csv_fh.write(CSV_HEADER + "\n")
+            if self.rgb_size is not None:
+                self._rgb_csv_fh = (self.out_dir / RGB_TIMESTAMPS).open(
+                    "w", encoding="utf-8", newline="\n")
+                self._rgb_csv_fh.write(CSV_HEADER + "\n")
+                self._video = cv2.VideoWriter(
+                    str(self.out_dir / RGB_VIDEO), cv2.VideoWriter.fourcc(*RGB_FOURCC),
+                    self.rgb_fps, self.rgb_size)
+                if not self._video.isOpened():
+                    raise OSError(f"OpenCV cannot open {RGB_VIDEO} for writing ({RGB_FOURCC})")
         except OSError as exc:
             self._close_files()
             raise RecordingError(f"{self.out_dir}: cannot write recording: {exc}") from exc
-        self._csv_fh.write(CSV_HEADER + "\n")
         return self
 
     def __exit__(
@@ -146,6 +184,26 @@ class RecordingWriter:
         self._last_t_ns = t_ns
         self.frames_written += 1
 
+    def add_rgb(self, t_ns: int, bgr: npt.NDArray[np.uint8]) -> None:
+        """Append one (height, width, 3) uint8 BGR frame captured at `t_ns` (must not decrease).
+
+        The two streams have independent clocks: only each stream's own order is checked.
+        """
+        if self._video is None or self._rgb_csv_fh is None or self.rgb_size is None:
+            raise RuntimeError("RecordingWriter.add_rgb needs rgb_size and its `with` block")
+        rgb_w, rgb_h = self.rgb_size
+        if bgr.dtype != np.uint8 or bgr.shape != (rgb_h, rgb_w, 3):
+            raise ValueError(
+                f"RGB frame must be ({rgb_h}, {rgb_w}, 3) uint8, got {bgr.shape} {bgr.dtype}")
+        t_ns = int(t_ns)
+        if self._last_rgb_t_ns is not None and t_ns < self._last_rgb_t_ns:
+            raise ValueError(f"t_ns {t_ns} is before the previous RGB frame's "
+                             f"{self._last_rgb_t_ns}")
+        self._video.write(np.ascontiguousarray(bgr))
+        self._rgb_csv_fh.write(f"{self.rgb_frames_written},{t_ns}\n")
+        self._last_rgb_t_ns = t_ns
+        self.rgb_frames_written += 1
+
     def write_labels(self, labels: dict[str, Any]) -> None:
         """labels.json (ground truth, DESIGN.md section 3), any time inside the `with` block."""
         if self._frames_fh is None:
@@ -160,8 +218,13 @@ class RecordingWriter:
         if self.encoding == "linear":
             thermal["linear"] = {"gain": float(self.linear_gain or 0.0),
                                  "offset_c": float(self.linear_offset_c or 0.0)}
-        meta: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION,
-                                "thermal": thermal}
+        meta: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION}
+        if self.rgb_size is not None:
+            meta["rgb"] = {"video": RGB_VIDEO, "timestamps": RGB_TIMESTAMPS}
+        meta["thermal"] = thermal
+        if self.rgb_to_thermal is not None:
+            meta["registration"] = {
+                "rgb_to_thermal": [[float(v) for v in row] for row in self.rgb_to_thermal]}
         if self.reference is not None:
             meta["reference"] = {"thermal_roi": [int(v) for v in self.reference.roi],
                                  "temp_c": float(self.reference.temp_c)}
@@ -182,7 +245,20 @@ class RecordingWriter:
             raise RecordingError(f"{path}: cannot write: {exc}") from exc
 
     def _close_files(self) -> None:
-        for fh in (self._frames_fh, self._csv_fh):
+        for fh in (self._frames_fh, self._csv_fh, self._rgb_csv_fh):
             if fh is not None:
                 fh.close()
-        self._frames_fh = self._csv_fh = None
+        self._frames_fh = self._csv_fh = self._rgb_csv_fh = None
+        if self._video is not None:
+            self._video.release()
+            self._video = None
+
+
+def _homography(matrix: npt.ArrayLike | None) -> npt.NDArray[np.float64]:
+    """A finite, invertible 3x3 float64 matrix, or ValueError."""
+    if matrix is None:
+        raise ValueError("an RGB stream next to a thermal one needs rgb_to_thermal (3x3)")
+    h = np.array(matrix, dtype=np.float64)
+    if h.shape != (3, 3) or not np.isfinite(h).all() or not np.linalg.cond(h) < 1e12:
+        raise ValueError(f"rgb_to_thermal must be a finite invertible 3x3 matrix, got {h!r}")
+    return h
