@@ -68,6 +68,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
+    if args.rgb:
+        return _synth_rgb(args)
     from edge.synth import SceneSpec, synthesize
 
     spec = SceneSpec(
@@ -88,6 +90,28 @@ def cmd_synth(args: argparse.Namespace) -> int:
     print(
         f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} "
         f"pairs) + {summary.passers} passers, {summary.frames} frames, {summary.duration_s:.0f} s"
+    )
+    return 0
+
+
+def _synth_rgb(args: argparse.Namespace) -> int:
+    from edge.synth_rgb import synthesize_rgb
+    from edge.synth_rgb_plan import RgbSceneSpec
+
+    spec = RgbSceneSpec(
+        people=args.people,
+        fever_fraction=args.fever_fraction,
+        pair_fraction=args.pair_fraction,
+        seed=args.seed,
+        faces_dir=args.faces,
+        noise_c=args.noise_c,
+        drift_c=args.drift_c,
+    )
+    summary = synthesize_rgb(args.out, spec)
+    print(
+        f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} pairs,"
+        f" {len(set(summary.subjects))} identities), {summary.rgb_frames} RGB + "
+        f"{summary.thermal_frames} thermal frames, {summary.duration_s:.0f} s"
     )
     return 0
 
@@ -176,7 +200,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from edge.demo import run_demo
 
-    return run_demo(args.out, people=args.people, seed=args.seed, speed=args.speed)
+    return run_demo(
+        args.out, people=args.people, seed=args.seed, speed=args.speed, rgb=not args.thermal_only
+    )
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -233,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
         "synth",
         cmd_synth,
         "synthesise a labelled thermal scene (recording v1)",
-        "gate-edge synth out/scene --people 24 --seed 1",
+        "gate-edge synth out/scene --people 24 --seed 1   (or: --rgb --faces DIR)",
     )
     p.add_argument("out", type=Path)
     p.add_argument("--people", type=int, default=24)
@@ -248,6 +274,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoding", default="centikelvin", choices=("centikelvin", "p2pro", "linear"))
     p.add_argument("--noise-c", type=float, default=0.08)
     p.add_argument("--drift-c", type=float, default=0.4)
+    p.add_argument("--rgb", action="store_true", help="RGB + thermal scene with real face photos")
+    p.add_argument(
+        "--faces",
+        type=Path,
+        help="--rgb: folder of face photos (default: a "
+        "public-domain portrait from matplotlib's sample data)",
+    )
 
     p = _add(
         sub,
@@ -314,7 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     p.add_argument("--people", type=int, default=12)
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--speed", type=_speed, default=8.0, help="replay speed (default 8x)")
+    p.add_argument("--speed", type=_speed, default=4.0, help="replay speed (default 4x)")
+    p.add_argument("--thermal-only", action="store_true", help="the thermal-only kiosk scene")
     add_backend_commands(sub)
     add_model_commands(sub)
     return parser

@@ -16,15 +16,31 @@ from edge.broker import PrivateBroker
 from edge.config import Settings, validate
 from edge.evaluate import format_report, load_labels, match
 from edge.synth import SceneSpec, synthesize
+from edge.synth_rgb import synthesize_rgb
+from edge.synth_rgb_plan import RgbSceneSpec
 from edge.tail import run_tail
 
 
-def run_demo(out: Path, *, people: int, seed: int, speed: float | None) -> int:
-    summary = synthesize(out, SceneSpec(people=people, seed=seed))
+def _scene(out: Path, people: int, seed: int, rgb: bool) -> float:
+    """Synthesise the demo scene; returns its duration in seconds."""
+    if rgb:
+        summary = synthesize_rgb(out, RgbSceneSpec(people=people, seed=seed))
+        print(
+            f"scene: {out} (RGB 640x480 + thermal 160x120; {summary.people} people, "
+            f"{summary.fevers} with fever, {summary.pairs} pairs; {summary.duration_s:.0f} s)"
+        )
+        return summary.duration_s
+    thermal = synthesize(out, SceneSpec(people=people, seed=seed))
     print(
-        f"scene: {out} ({summary.people} people, {summary.fevers} with fever, {summary.pairs} "
-        f"pairs, {summary.passers} passers too far away; {summary.duration_s:.0f} s of footage)"
+        f"scene: {out} (thermal 160x120; {thermal.people} people, {thermal.fevers} with fever, "
+        f"{thermal.pairs} pairs, {thermal.passers} passers too far away; "
+        f"{thermal.duration_s:.0f} s)"
     )
+    return thermal.duration_s
+
+
+def run_demo(out: Path, *, people: int, seed: int, speed: float | None, rgb: bool = True) -> int:
+    duration_s = _scene(out, people, seed, rgb)
     labels = load_labels(out)
     expected = sum(1 for p in labels if p.get("expect"))
     with PrivateBroker() as broker:
@@ -45,7 +61,7 @@ def run_demo(out: Path, *, people: int, seed: int, speed: float | None) -> int:
                     False,
                     sys.stdout,
                     expected,
-                    60.0 + summary.duration_s,
+                    60.0 + duration_s,
                     ready=ready,
                 )
             ),
