@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -178,7 +179,8 @@ def test_face_max_is_the_canthus_at_skin_from_body(scene: Scene) -> None:
         frame = frame - scene.drift_c(frame)
         skin_c = float(skin_from_body_c(p["temp_c"], scene.spec.ambient_c))
         assert p["skin_c"] == pytest.approx(skin_c, abs=1e-4)
-        region = frame[thermal_box(scene.h, p["head_box_rgb"], frame.shape)]
+        box = thermal_box(scene.h, p["head_box_rgb"], frame.shape)
+        region = frame[box]
         assert region.size > 100
         # Max over a few dozen canthus pixels: a couple of sigma above, never below.
         assert -0.05 <= float(region.max()) - skin_c <= NOISE_SIGMAS * sigma, p["label"]
@@ -192,8 +194,7 @@ def test_face_max_is_the_canthus_at_skin_from_body(scene: Scene) -> None:
             far &= dist2 > (p["canthus_radius_px"] + 1.5) ** 2
         assert float(np.median(frame[near])) == pytest.approx(skin_c, abs=3 * sigma)
         # Elsewhere on the face (and head, neck, clothes) at least ~1 degC cooler.
-        rest = frame[thermal_box(scene.h, p["head_box_rgb"], frame.shape)][
-            far[thermal_box(scene.h, p["head_box_rgb"], frame.shape)]]
+        rest = region[far[box]]
         assert float(rest.max()) <= skin_c - 1.0 + NOISE_SIGMAS * sigma, p["label"]
 
 
@@ -252,8 +253,6 @@ def test_spec_and_library_errors(tmp_path: Path) -> None:
         synthesize_rgb(tmp_path / "out", RgbSceneSpec(faces_dir=tmp_path / "nowhere"))
     blank = tmp_path / "blank"
     blank.mkdir()
-    import cv2
-
     cv2.imwrite(str(blank / "wall.png"), np.full((120, 160, 3), 200, np.uint8))
     with pytest.raises(ConfigError, match="no photo"):
         synthesize_rgb(tmp_path / "out", RgbSceneSpec(faces_dir=blank))
