@@ -114,6 +114,7 @@ class Pipeline(Protocol):
 
     evidence: Evidence
     last: FrameReport | None
+    uses_rgb: bool  # whether RGB frames are worth feeding it
 
     def process(self, frame: Frame) -> list[Decision]: ...
     def finish(self) -> list[Decision]: ...

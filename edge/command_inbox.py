@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.commands import Command, CommandVerifier
-from edge.pipeline import ThermalPipeline
+from edge.evidence import Evidence
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,14 @@ class ScreeningSetArgs(BaseModel):
     skin_offset_c: float | None = Field(None, ge=-5.0, le=5.0)
 
 
-def _screening_set(pipeline: ThermalPipeline, args: dict[str, Any]) -> None:
+def _screening_set(evidence: Evidence, args: dict[str, Any]) -> None:
     parsed = ScreeningSetArgs.model_validate(args)
-    pipeline.evidence.apply_screening(
+    evidence.apply_screening(
         threshold_c=parsed.threshold_c, skin_offset_c=parsed.skin_offset_c
     )
 
 
-HANDLERS: dict[str, Callable[[ThermalPipeline, dict[str, Any]], None]] = {
+HANDLERS: dict[str, Callable[[Evidence, dict[str, Any]], None]] = {
     "screening.set": _screening_set,
 }
 
@@ -72,7 +72,7 @@ class CommandInbox:
             if isinstance(result, Command):
                 self._accepted.put(result)
 
-    def apply_pending(self, pipeline: ThermalPipeline) -> int:
+    def apply_pending(self, evidence: Evidence) -> int:
         """Pipeline thread: apply every verified command waiting; returns how many applied."""
         applied = 0
         while True:
@@ -81,7 +81,7 @@ class CommandInbox:
             except queue.Empty:
                 return applied
             try:
-                HANDLERS[command.name](pipeline, command.args)
+                HANDLERS[command.name](evidence, command.args)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "args"

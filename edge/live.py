@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from edge.app import metrics_payload, open_publisher
+from edge.app import build_pipeline, metrics_payload, open_publisher
 from edge.command_inbox import HANDLERS, CommandInbox
 from edge.commands import CommandVerifier, load_public_keys
 from edge.config import Settings
 from edge.errors import ConfigError
 from edge.mqtt import Publisher
-from edge.pipeline import ThermalPipeline
 from edge.sdnotify import Notifier, Watchdog
 from edge.sources import open_recording
 from edge.sources.feed import Checkpoint, ReplayFeed
@@ -66,7 +65,7 @@ class LiveGate:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier.from_env()
-        self.pipeline = ThermalPipeline(settings, meta.thermal, meta.reference)
+        self.pipeline = build_pipeline(settings, meta)
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
         state_dir = settings.state.dir
         self.checkpoint = Checkpoint(state_dir / CHECKPOINT_FILE if state_dir else None)
@@ -76,7 +75,13 @@ class LiveGate:
             log.info(
                 "resuming after t_ns %d with %d people already decided", resume_ns, len(decided)
             )
-        feed = ReplayFeed(Path(src.path), speed=src.speed, loop=src.loop, resume_after_ns=resume_ns)
+        feed = ReplayFeed(
+            Path(src.path),
+            speed=src.speed,
+            loop=src.loop,
+            resume_after_ns=resume_ns,
+            rgb=self.pipeline.uses_rgb,
+        )
         self.capture = Capture(feed)
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
@@ -138,7 +143,7 @@ class LiveGate:
         next_metrics = started + cfg.mqtt.metrics_interval_s
         while not self.stop.is_set():
             self.watchdog.kick()
-            self.commands.apply_pending(self.pipeline)
+            self.commands.apply_pending(self.pipeline.evidence)
             try:
                 frame = self.capture.get(0.5)
             except EOFError:

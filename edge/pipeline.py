@@ -47,6 +47,8 @@ class FrameReport:
 
 class ThermalPipeline:
     """Thermal-only mode: heads found in the thermal frame, face maximum as the reading."""
+    uses_rgb = False
+
 
     def __init__(
         self, settings: Settings, stream: ThermalStreamMeta, reference: ReferenceSpec | None

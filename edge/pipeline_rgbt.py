@@ -53,6 +53,8 @@ def homography_for(settings: Settings, meta: RecordingMeta) -> npt.NDArray[np.fl
 
 
 class RgbThermalPipeline:
+    uses_rgb = True
+
     def __init__(
         self, settings: Settings, meta: RecordingMeta, finder: FaceFinder | None = None
     ) -> None:

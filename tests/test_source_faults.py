@@ -60,9 +60,9 @@ def test_ten_thousand_corrupt_frames_change_nothing(caplog: pytest.LogCaptureFix
     assert sum(guard.dropped.values()) == 10_000
     assert set(guard.dropped) == {
         "wrong_size", "wrong_dtype", "dead_frame", "saturated", "bad_timestamp",
-        "timestamp_backwards", "not_a_thermal_frame",
+        "timestamp_backwards", "not_a_frame",
     }
-    drops = [r for r in caplog.records if "dropped thermal frame" in r.getMessage()]
+    drops = [r for r in caplog.records if "dropped frame" in r.getMessage()]
     assert len(drops) == 10_000 and all(":" in r.getMessage() for r in drops)
     assert pipeline.last is None  # nothing reached the pipeline
     assert guard.admit(_good(2_000, rng)) is not None  # and good frames still pass
@@ -129,3 +129,24 @@ def test_feed_loops_with_increasing_time_and_resumes_after_checkpoint(tmp_path: 
     assert decided == [(1, 2, 3, 4)]
     resumed = ReplayFeed(scene, speed=None, loop=True, resume_after_ns=resume_ns)()
     assert next(resumed).t_ns == looped[len(one_pass) + 5]
+
+
+def test_corrupt_rgb_frames_are_dropped_with_a_reason() -> None:
+    from edge.model import RgbFrame
+
+    guard = FrameGuard(FrameCheck(H, W))
+    rng = np.random.default_rng(9)
+    good = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    assert guard.admit(RgbFrame(0, 10, good)) is not None
+    bad = [
+        RgbFrame(1, 11, good.astype(np.float32)),  # type: ignore[arg-type]
+        RgbFrame(2, 12, good[:, :, 0]),  # grey, not BGR
+        RgbFrame(3, 13, np.zeros((48, 64, 3), np.uint8)),  # dead
+        RgbFrame(4, 9, good),  # backwards
+    ]
+    assert [guard.admit(f) for f in bad] == [None] * 4
+    assert set(guard.dropped) == {
+        "rgb_wrong_dtype", "rgb_wrong_size", "rgb_dead_frame", "rgb_timestamp_backwards",
+    }
+    # the thermal clock is separate: an RGB frame does not make thermal frames "backwards"
+    assert guard.admit(_good(5, rng)) is not None

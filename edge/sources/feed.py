@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from edge.model import Frame, ThermalFrame
+from edge.model import Frame, RgbFrame, ThermalFrame
 from edge.sources import open_recording
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,15 @@ class ReplayFeed:
     """Callable that opens the recording and yields its thermal frames (one pass or forever)."""
 
     def __init__(
-        self, path: Path, *, speed: float | None, loop: bool, resume_after_ns: int | None = None
+        self,
+        path: Path,
+        *,
+        speed: float | None,
+        loop: bool,
+        resume_after_ns: int | None = None,
+        rgb: bool = False,
     ) -> None:
+        self._rgb = rgb
         self._path = path
         self._speed = speed
         self._loop = loop
@@ -91,18 +98,22 @@ class ReplayFeed:
         pacer = Pacer(self._speed)
         while True:
             first_ns = last_ns = None
+            count = 0
             for frame in open_recording(self._path).frames():
-                if not isinstance(frame, ThermalFrame):
+                if isinstance(frame, RgbFrame) and not self._rgb:
                     continue
                 first_ns = frame.t_ns if first_ns is None else first_ns
-                last_ns = frame.t_ns
+                last_ns, count = frame.t_ns, count + 1
                 t_ns = frame.t_ns + self._offset_ns
                 if self._resume_after_ns is not None and t_ns <= self._resume_after_ns:
                     continue  # processed before the restart
                 pacer.wait(t_ns)
-                yield ThermalFrame(frame.index, t_ns, frame.counts)
+                if isinstance(frame, ThermalFrame):
+                    yield ThermalFrame(frame.index, t_ns, frame.counts)
+                else:
+                    yield RgbFrame(frame.index, t_ns, frame.bgr)
             if first_ns is None or last_ns is None or not self._loop:
                 return
             # One frame period past the end, so the next pass never repeats a timestamp.
-            period_ns = max(1, (last_ns - first_ns) // max(1, frame.index))
+            period_ns = max(1, (last_ns - first_ns) // max(1, count - 1))
             self._offset_ns += last_ns - first_ns + period_ns

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.model import Frame, ThermalFrame
+from edge.model import Frame, RgbFrame, ThermalFrame
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +35,52 @@ class FrameGuard:
 
     def __init__(self, check: FrameCheck) -> None:
         self._check = check
-        self.last_t_ns: int | None = None
+        self.last_t_ns: int | None = None  # of the last thermal frame admitted
+        self._last_rgb_t_ns: int | None = None
         self.dropped: Counter[str] = Counter()
 
-    def admit(self, frame: object) -> ThermalFrame | None:
+    def admit(self, frame: object) -> Frame | None:
+        if isinstance(frame, RgbFrame):
+            reason = self._rgb_reason(frame)
+            if reason is None:
+                self._last_rgb_t_ns = frame.t_ns
+                return frame
+            self._drop(frame, f"rgb_{reason}")
+            return None
         reason = self._reason(frame)
         if reason is None:
             assert isinstance(frame, ThermalFrame)
             self.last_t_ns = frame.t_ns
             return frame
+        self._drop(frame, reason)
+        return None
+
+    def _rgb_reason(self, frame: RgbFrame) -> str | None:
+        bgr = frame.bgr
+        if not isinstance(bgr, np.ndarray) or bgr.dtype != np.uint8:
+            return "wrong_dtype"
+        if bgr.ndim != 3 or bgr.shape[2] != 3 or min(bgr.shape[:2]) < 16:
+            return "wrong_size"
+        if not isinstance(frame.t_ns, int) or frame.t_ns <= 0:
+            return "bad_timestamp"
+        if self._last_rgb_t_ns is not None and frame.t_ns <= self._last_rgb_t_ns:
+            return "timestamp_backwards"
+        if int(bgr.min()) == int(bgr.max()):
+            return "dead_frame"
+        return None
+
+    def _drop(self, frame: object, reason: str) -> None:
         self.dropped[reason] += 1
         # Every drop is logged with its reason; a camera spewing garbage at 30 fps must not
         # flood the journal, so only the first and every 1000th reach WARNING.
         n = self.dropped[reason]
         level = logging.WARNING if n == 1 or n % 1000 == 0 else logging.DEBUG
         index = getattr(frame, "index", "?")
-        log.log(level, "dropped thermal frame %s: %s (%d so far)", index, reason, n)
-        return None
+        log.log(level, "dropped frame %s: %s (%d so far)", index, reason, n)
 
     def _reason(self, frame: object) -> str | None:
         if not isinstance(frame, ThermalFrame):
-            return "not_a_thermal_frame"
+            return "not_a_frame"
         counts = frame.counts
         if not isinstance(counts, np.ndarray) or counts.dtype != np.uint16:
             return "wrong_dtype"
