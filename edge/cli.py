@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from edge import __version__
 from edge.cli_backend import add_backend_commands
 from edge.cli_models import add_model_commands
+from edge.cli_util import add_command
 from edge.config import Settings, load_config, with_overrides
 from edge.errors import EdgeError
 from edge.model import Decision
@@ -212,24 +213,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", help="gate name (topic level)")
 
 
-def _add(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
-    name: str,
-    func: Callable[[argparse.Namespace], int],
-    help_text: str,
-    example: str,
-) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.set_defaults(func=func)
-    return p
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gate-edge",
@@ -241,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = _add(
+    p = add_command(
         sub,
         "replay",
         cmd_replay,
@@ -254,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_speed, default=None, help="max (default), realtime or a factor")
     p.add_argument("--offline", action="store_true", help="no broker: decide and print only")
 
-    p = _add(
+    p = add_command(
         sub,
         "synth",
         cmd_synth,
@@ -282,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
         "public-domain portrait from matplotlib's sample data)",
     )
 
-    p = _add(
+    p = add_command(
         sub,
         "eval",
         cmd_eval,
@@ -294,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
     p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
 
-    p = _add(
+    p = add_command(
         sub,
         "tail",
         cmd_tail,
@@ -307,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, help="stop after this many events")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
 
-    p = _add(
+    p = add_command(
         sub,
         "check",
         cmd_check,
@@ -317,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--no-broker", action="store_true", help="check the config only")
 
-    p = _add(
+    p = add_command(
         sub,
         "run",
         cmd_run,
@@ -326,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(p)
 
-    p = _add(
+    p = add_command(
         sub,
         "calibrate",
         cmd_calibrate,
@@ -337,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, help="TOML config to update (comments are kept)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write")
 
-    p = _add(
+    p = add_command(
         sub,
         "demo",
         cmd_demo,

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.cli_util import add_command
 from edge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -35,7 +35,7 @@ def _json_object(text: str) -> dict[str, Any]:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("must be a JSON object, e.g. '{\"mode\": \"strict\"}'")
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"mode": "strict"}\'')
     return value
 
 
@@ -65,33 +65,21 @@ def cmd_push(args: argparse.Namespace) -> int:
     payload = sign_command(key, args.name, args.args, args.site, args.gate, args.ttl)
     topic = command_topic(prefix, args.site, args.gate, args.name)
     options = BrokerOptions(
-        url=cfg.broker, credentials_file=cfg.credentials_file, ca_file=cfg.ca_file,
-        cert_file=cfg.cert_file, key_file=cfg.key_file, connect_timeout_s=cfg.connect_timeout_s,
+        url=cfg.broker,
+        credentials_file=cfg.credentials_file,
+        ca_file=cfg.ca_file,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
+        connect_timeout_s=cfg.connect_timeout_s,
     )
     publish_once(options, topic, payload, timeout_s=cfg.connect_timeout_s)
     command_id = json.loads(payload)["id"]
     target = "every gate of the site" if args.gate == "*" else f"gate {args.gate}"
-    print(f"{args.name} id {command_id} -> {topic} ({target}; acknowledged by {cfg.broker}, "
-          f"expires in {args.ttl:g} s)")
-    return 0
-
-
-def _add(
-    sub: SubParsers,
-    name: str,
-    func: Callable[[argparse.Namespace], int],
-    help_text: str,
-    example: str,
-) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    print(
+        f"{args.name} id {command_id} -> {topic} ({target}; acknowledged by {cfg.broker}, "
+        f"expires in {args.ttl:g} s)"
     )
-    p.set_defaults(func=func)
-    return p
+    return 0
 
 
 def _ttl(text: str) -> float:
@@ -108,7 +96,7 @@ def _ttl(text: str) -> float:
 
 def add_backend_commands(sub: SubParsers) -> None:
     """Register `keygen` and `push` on the gate-edge subcommand parser."""
-    p = _add(
+    p = add_command(
         sub,
         "keygen",
         cmd_keygen,
@@ -117,7 +105,7 @@ def add_backend_commands(sub: SubParsers) -> None:
     )
     p.add_argument("dir", type=Path, help="directory for the two PEM files (created, mode 700)")
 
-    p = _add(
+    p = add_command(
         sub,
         "push",
         cmd_push,

@@ -12,9 +12,10 @@ edge.cli.build_parser through `add_model_commands(sub)`.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from edge.cli_util import add_command
 
 if TYPE_CHECKING:
     from edge.models import FetchResult
@@ -119,23 +120,9 @@ def _fetch_args(p: argparse.ArgumentParser, *, inherit: bool) -> None:
     _dir_arg(p, inherit=inherit)
 
 
-def _parser(
-    sub: SubParsers, name: str, func: Callable[[argparse.Namespace], int], text: str, example: str
-) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        name,
-        help=text,
-        description=text,
-        epilog=f"example:\n  {example}",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.set_defaults(func=func)
-    return p
-
-
 def add_model_commands(sub: SubParsers) -> None:
     """Register `models` (with fetch, verify, bundle, install) on the subcommand parser."""
-    models = _parser(
+    models = add_command(
         sub,
         "models",
         cmd_fetch,
@@ -149,7 +136,7 @@ def add_model_commands(sub: SubParsers) -> None:
     _fetch_args(models, inherit=False)
     actions = models.add_subparsers(dest="models_command", metavar="ACTION")
 
-    p = _parser(
+    p = add_command(
         actions,
         "fetch",
         cmd_fetch,
@@ -160,17 +147,16 @@ def add_model_commands(sub: SubParsers) -> None:
     p.add_argument("names", nargs="*", help="models to fetch (default: the default ones)")
     _fetch_args(p, inherit=True)
 
-    p = _parser(
+    p = add_command(
         actions,
         "verify",
         cmd_verify,
-        "check every cached model's sha256 against the manifest (no network); exit 1 on a "
-        "problem",
+        "check every cached model's sha256 against the manifest (no network); exit 1 on a problem",
         "gate-edge models verify --dir /var/lib/gate-edge/models",
     )
     _dir_arg(p, inherit=True)
 
-    p = _parser(
+    p = add_command(
         actions,
         "bundle",
         cmd_bundle,
@@ -180,7 +166,7 @@ def add_model_commands(sub: SubParsers) -> None:
     p.add_argument("out", type=Path, help="bundle to write (.tar.gz)")
     _dir_arg(p, inherit=True)
 
-    p = _parser(
+    p = add_command(
         actions,
         "install",
         cmd_install,

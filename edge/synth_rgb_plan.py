@@ -19,7 +19,7 @@ import numpy.typing as npt
 
 from edge.bodytemp import skin_from_body_c
 from edge.errors import ConfigError
-from edge.synth_spec import FEVER_BODY_C, FEVER_THRESHOLD_C, NORMAL_BODY_C
+from edge.synth_spec import FEVER_BODY_C, FEVER_THRESHOLD_C, NORMAL_BODY_C, fever_count, pair_count
 
 F64 = npt.NDArray[np.float64]
 
@@ -89,12 +89,11 @@ class RgbSceneSpec:
 
     @property
     def n_pairs(self) -> int:
-        return min(self.people // 2, round(self.people * self.pair_fraction / 2))
+        return pair_count(self.people, self.pair_fraction)
 
     @property
     def n_fevers(self) -> int:
-        wanted = round(self.people * self.fever_fraction)
-        return min(self.people, max(wanted, 1 if self.fever_fraction > 0 else 0))
+        return fever_count(self.people, self.fever_fraction)
 
     def reference_roi(self) -> tuple[int, int, int, int]:
         """Blackbody ROI (x, y, w, h) in thermal pixels: top-right corner, above the heads."""

@@ -84,12 +84,11 @@ class SceneSpec:
 
     @property
     def n_pairs(self) -> int:
-        return min(self.people // 2, round(self.people * self.pair_fraction / 2))
+        return pair_count(self.people, self.pair_fraction)
 
     @property
     def n_fevers(self) -> int:
-        wanted = round(self.people * self.fever_fraction)
-        return min(self.people, max(wanted, 1 if self.fever_fraction > 0 else 0))
+        return fever_count(self.people, self.fever_fraction)
 
     def upright_reference_roi(self) -> Box:
         if self.reference_roi is not None:
@@ -128,6 +127,17 @@ class _Pose(NamedTuple):
     cx: float
     cy: float
     head_px: float
+
+
+def pair_count(people: int, pair_fraction: float) -> int:
+    """Pairs in a scene: `pair_fraction` of the people arrive two by two."""
+    return min(people // 2, round(people * pair_fraction / 2))
+
+
+def fever_count(people: int, fever_fraction: float) -> int:
+    """People with fever: at least one whenever the fraction is above zero."""
+    wanted = round(people * fever_fraction)
+    return min(people, max(wanted, 1 if fever_fraction > 0 else 0))
 
 
 def drift_offset_c(frame_index: int, n_frames: int, amplitude_c: float, phase_rad: float) -> float:
