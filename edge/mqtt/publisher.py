@@ -1,165 +1,28 @@
-"""MQTT transport (DESIGN section 4). The only module that imports paho.
-
-Delivery is at-least-once end to end: an event is committed to the outbox first, published
-with QoS 1, and deleted only after the broker's PUBACK. paho retransmits in-flight messages
-itself after a reconnect; rows still unacknowledged at exit are re-sent by the next process.
-"""
+"""The gate's publisher: outbox -> broker (QoS 1, PUBACK acks), status, info, metrics, commands."""
 
 from __future__ import annotations
 
 import collections
 import json
 import logging
-import queue
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from edge.broker import (
-    BrokerAddress,
     BrokerOptions,
-    parse_broker_url,
-    read_credentials,
-    tls_context,
 )
-from edge.errors import BrokerError, ConfigError
+from edge.errors import ConfigError
 from edge.events import DEFAULT_PREFIX, check_topic_level, decision_body, gate_topic
 from edge.model import Decision
+from edge.mqtt.link import DEFAULT_MAX_INFLIGHT, _Link
 from edge.outbox import Outbox
 
-__all__ = [
-    "DEFAULT_MAX_INFLIGHT", "BrokerAddress", "BrokerOptions", "Publisher", "Subscriber",
-    "check_broker", "parse_broker_url", "publish_once",
-]
-
 log = logging.getLogger(__name__)
-DEFAULT_MAX_INFLIGHT = 100
-
-
-def _not_shutdown_noise(record: logging.LogRecord) -> bool:
-    # paho 2.2's network thread runs once more after a clean disconnect() and logs this at
-    # ERROR; operators would read it as a fault.
-    return not record.getMessage().startswith("Client is not connected.")
-
-
-_paho_log = logging.getLogger(f"{__name__}.paho")
-_paho_log.addFilter(_not_shutdown_noise)
-
-
-def _new_client(
-    options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool = True
-) -> Any:
-    has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
-    if has_tls_files and not address.tls:
-        raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
-    # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
-    # broker's session) is what keeps unacknowledged events across reconnects and restarts.
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
-        protocol=MQTTProtocolVersion.MQTTv311,
-    )
-    client.enable_logger(_paho_log)
-    client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
-    client.connect_timeout = options.connect_timeout_s
-    client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
-    if options.credentials_file is not None:
-        client.username_pw_set(*read_credentials(options.credentials_file))
-    if address.tls:
-        client.tls_set_context(tls_context(options))
-    return client
-
-
-class _Link:
-    """A paho client in its own network thread, with fail-fast first-connect rules.
-
-    The first connect must succeed within the timeout or raise BrokerError (bad URL, nothing
-    listening, TLS failure, refused credentials). After that, outages are survived by paho's
-    reconnect loop with bounded exponential backoff.
-    """
-
-    def __init__(
-        self, options: BrokerOptions, client_id: str, clean_session: bool = True
-    ) -> None:
-        self.options = options
-        self.address = parse_broker_url(options.url)
-        self._client = _new_client(options, self.address, client_id, clean_session)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._first_connack = threading.Event()
-        self._refusal: str | None = None
-        self._online = threading.Event()
-        self._stopped = False
-
-    @property
-    def connected(self) -> bool:
-        return self._online.is_set()
-
-    def wait_connected(self, timeout_s: float) -> bool:
-        return self._online.wait(timeout_s)
-
-    def _open_background(self) -> None:
-        """Start connecting without waiting: a live gate must come up and keep measuring
-        (events wait in the outbox) when the broker is down at boot."""
-        self._client.connect_async(self.address.host, self.address.port, self.options.keepalive_s)
-        self._client.loop_start()
-
-    def _open(self) -> None:
-        try:
-            self._client.connect(self.address.host, self.address.port, self.options.keepalive_s)
-        except OSError as exc:  # refused, unreachable, DNS, TLS handshake/verification
-            raise BrokerError(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
-        self._client.loop_start()
-        timeout_s = self.options.connect_timeout_s
-        if not self._first_connack.wait(timeout_s):
-            self._stop_client()
-            raise BrokerError(
-                f"MQTT broker {self.address} accepted TCP but sent no CONNACK within {timeout_s} s "
-                "(not an MQTT broker, or TLS expected: try mqtts://)"
-            )
-        if self._refusal is not None:
-            self._stop_client()
-            hint = f"check {self.options.credentials_file}" if self.options.credentials_file \
-                else "the broker may require a credentials file"
-            raise BrokerError(
-                f"MQTT broker {self.address} refused the connection: {self._refusal} ({hint})"
-            )
-
-    def _stop_client(self) -> None:
-        self._stopped = True
-        self._client.disconnect()
-        self._client.loop_stop()
-        self._online.clear()
-
-    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            if not self._first_connack.is_set():
-                self._refusal = str(reason)
-                self._first_connack.set()
-            else:
-                log.warning("broker %s refused reconnection: %s; retrying", self.address, reason)
-            return
-        self._online.set()  # before the hook, so work the hook wakes sees the link as up
-        self._connected(client)
-        self._first_connack.set()
-
-    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        was_online = self._online.is_set()
-        self._online.clear()
-        if was_online and not self._stopped:
-            log.warning("lost MQTT broker %s (%s); reconnecting", self.address, reason)
-        self._disconnected()
-
-    def _connected(self, client: Any) -> None:
-        """Hook, network thread: runs on every successful (re)connect."""
-
-    def _disconnected(self) -> None:
-        """Hook, network thread."""
-
 
 class Publisher(_Link):
     """Publishes one gate's events from the outbox, plus status, info and metrics.
@@ -434,101 +297,3 @@ class Publisher(_Link):
         if len(rows) == room:
             with self._cv:
                 self._dirty = True
-
-
-class Subscriber(_Link):
-    """Collects messages on topic filters (QoS 1) into a queue: `gate-edge tail`, tests."""
-
-    def __init__(
-        self,
-        options: BrokerOptions,
-        filters: Sequence[str],
-        *,
-        client_id: str | None = None,
-        max_queued: int = 100_000,
-        clean_session: bool = True,
-    ) -> None:
-        # clean_session=False with a fixed client_id: the broker keeps our subscription and
-        # queues QoS 1 messages while we are away (a backend consumer; the outage tests).
-        super().__init__(
-            options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}", clean_session
-        )
-        self._filters = list(filters)
-        self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(max_queued)
-        self.subscribed = threading.Event()  # set at the first SUBACK
-        self.dropped = 0  # messages lost because the reader fell max_queued behind
-        self._client.on_message = self._on_message
-        self._client.on_subscribe = self._on_subscribe
-
-    def start(self) -> Subscriber:
-        self._open()
-        return self
-
-    def __enter__(self) -> Subscriber:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
-    def get(self, timeout_s: float | None) -> tuple[str, bytes] | None:
-        """The next (topic, payload), or None after `timeout_s` (None waits forever)."""
-        try:
-            return self._queue.get(timeout=timeout_s)
-        except queue.Empty:
-            return None
-
-    def close(self) -> None:
-        self._stop_client()
-
-    def _connected(self, client: Any) -> None:
-        # Subscriptions die with a clean session: renew them on every connect.
-        client.subscribe([(f, 1) for f in self._filters])
-
-    def _on_subscribe(self, _c: Any, _u: Any, _mid: int, reasons: Any, _p: Any) -> None:
-        for topic_filter, reason in zip(self._filters, reasons, strict=False):
-            if reason.is_failure:
-                log.warning("broker refused subscription %s: %s", topic_filter, reason)
-        self.subscribed.set()
-
-    def _on_message(self, _c: Any, _u: Any, message: Any) -> None:
-        try:
-            self._queue.put_nowait((message.topic, bytes(message.payload)))
-        except queue.Full:
-            self.dropped += 1
-
-
-def publish_once(
-    options: BrokerOptions, topic: str, payload: bytes, *, retain: bool = False,
-    timeout_s: float = 10.0,
-) -> None:
-    """Connect, publish one message with QoS 1, wait for the broker's PUBACK, disconnect.
-
-    For backend helpers (`gate-edge push`). BrokerError/ConfigError if the broker cannot be
-    reached or does not acknowledge within `timeout_s`.
-    """
-    link = _Link(options, f"gate-edge-push-{secrets.token_hex(4)}")
-    link._open()
-    try:
-        info = link._client.publish(topic, payload, qos=1, retain=retain)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
-            raise BrokerError(f"cannot publish to {topic} on {link.address}: "
-                              f"{mqtt.error_string(info.rc)}")
-        try:
-            info.wait_for_publish(timeout_s)
-        except (RuntimeError, ValueError) as exc:
-            raise BrokerError(f"publishing to {topic} on {link.address} failed: {exc}") from exc
-        if not info.is_published():
-            raise BrokerError(f"MQTT broker {link.address} did not acknowledge the message "
-                              f"on {topic} within {timeout_s} s")
-    finally:
-        link._stop_client()
-
-
-def check_broker(options: BrokerOptions) -> None:
-    """Connect and disconnect once (no will, no status): BrokerError/ConfigError if it fails.
-
-    For `gate-edge check`: unlike a Publisher it cannot disturb a running gate's status.
-    """
-    link = _Link(options, f"gate-edge-check-{secrets.token_hex(4)}")
-    link._open()
-    link._stop_client()
