@@ -157,6 +157,15 @@ def build_pipeline(settings: Settings, meta: RecordingMeta) -> Pipeline:
     return ThermalPipeline(settings, meta.thermal, meta.reference)
 
 
+def _flush_or_fail(publisher: Publisher, settings: Settings) -> None:
+    """Replay's promise: it returns only once the broker acknowledged every event."""
+    if not publisher.flush(settings.mqtt.flush_timeout_s):
+        raise BrokerError(
+            f"broker {settings.mqtt.broker} did not acknowledge every event within "
+            f"{settings.mqtt.flush_timeout_s:.0f} s; the rest stay in the outbox"
+        )
+
+
 def replay(
     settings: Settings,
     recording: Path,
@@ -204,16 +213,11 @@ def replay(
                 next_metrics = now + settings.mqtt.metrics_interval_s
         emit(pipeline.finish())
         if publisher is not None:
+            uptime_s = time.monotonic() - started
             publisher.publish_metrics(
-                metrics_payload(
-                    pipeline, publisher, result.thermal_frames, time.monotonic() - started
-                )
+                metrics_payload(pipeline, publisher, result.thermal_frames, uptime_s)
             )
-            if not publisher.flush(settings.mqtt.flush_timeout_s):
-                raise BrokerError(
-                    f"broker {settings.mqtt.broker} did not acknowledge every event within "
-                    f"{settings.mqtt.flush_timeout_s:.0f} s; the rest stay in the outbox"
-                )
+            _flush_or_fail(publisher, settings)
     finally:
         if publisher is not None:
             publisher.close()

@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edge import __version__
 from edge.cli_backend import add_backend_commands
@@ -15,6 +16,9 @@ from edge.cli_util import add_command
 from edge.config import Settings, load_config, with_overrides
 from edge.errors import EdgeError
 from edge.model import Decision
+
+if TYPE_CHECKING:
+    from edge.cli_util import SubParsers
 
 log = logging.getLogger("edge")
 
@@ -213,17 +217,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gate", help="gate name (topic level)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gate-edge",
-        description="Gate-screening edge process: thermal fever screening, events over MQTT.",
-        epilog="example:\n  gate-edge demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--version", action="version", version=f"gate-edge {__version__}")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_pipeline_commands(sub: SubParsers) -> None:
     p = add_command(
         sub,
         "replay",
@@ -239,9 +233,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_command(
         sub,
+        "eval",
+        cmd_eval,
+        "replay a labelled recording and score it per person",
+        "gate-edge eval out/scene --offline",
+    )
+    _common(p)
+    p.add_argument("recording", type=Path)
+    p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
+    p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
+
+    p = add_command(
+        sub,
         "synth",
         cmd_synth,
-        "synthesise a labelled thermal scene (recording v1)",
+        "synthesise a labelled scene (recording v1): thermal-only, or --rgb for RGB + thermal",
         "gate-edge synth out/scene --people 24 --seed 1   (or: --rgb --faces DIR)",
     )
     p.add_argument("out", type=Path)
@@ -265,18 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
         "public-domain portrait from matplotlib's sample data)",
     )
 
-    p = add_command(
-        sub,
-        "eval",
-        cmd_eval,
-        "replay a labelled recording and score it per person",
-        "gate-edge eval out/scene --offline",
-    )
-    _common(p)
-    p.add_argument("recording", type=Path)
-    p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
-    p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
 
+def _add_gate_commands(sub: SubParsers) -> None:
     p = add_command(
         sub,
         "tail",
@@ -332,6 +328,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--speed", type=_speed, default=4.0, help="replay speed (default 4x)")
     p.add_argument("--thermal-only", action="store_true", help="the thermal-only kiosk scene")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gate-edge",
+        description="Gate-screening edge process: thermal fever screening, events over MQTT.",
+        epilog="example:\n  gate-edge demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gate-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_pipeline_commands(sub)
+    _add_gate_commands(sub)
     add_backend_commands(sub)
     add_model_commands(sub)
     return parser
