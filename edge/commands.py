@@ -26,58 +26,58 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 import logging
 import math
-import os
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, Literal, get_args
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 from ulid import ULID
 
+# The wire format and the key files live in their own modules; their public names are
+# re-exported here so `from edge.commands import ...` keeps working for all of them.
+from edge.command_envelope import (
+    _LEVEL,
+    _NS_PER_S,
+    DEFAULT_MAX_BYTES,
+    MAX_DEPTH,
+    MAX_TTL_S,
+    SCHEMA,
+    _depth,
+    _describe,
+    _Envelope,
+    _loads,
+    canonical_json,
+    command_topic,
+    parse_iso_utc_ns,
+)
+from edge.command_keys import generate_keypair, key_id, load_private_key, load_public_keys
 from edge.errors import ConfigError
 from edge.events import iso_utc_ms
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "MAX_DEPTH", "MAX_TTL_S", "REASONS", "SCHEMA", "Command",
     "CommandVerifier", "Reason", "Rejection", "command_topic", "generate_keypair", "key_id",
-    "load_private_key", "load_public_keys", "sign_command",
+    "load_private_key", "load_public_keys", "parse_iso_utc_ns", "sign_command",
 ]
 
 log = logging.getLogger(__name__)
 
-SCHEMA = "gate-edge/cmd/1"
 Reason = Literal[
     "too_large", "not_utf8", "not_json", "bad_schema", "wrong_topic", "not_for_this_gate",
     "unknown_key", "bad_signature", "not_yet_valid", "expired", "replayed", "unknown_command",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
-DEFAULT_MAX_BYTES = 16384
-MAX_DEPTH = 32  # nesting of the whole envelope (args included); deeper is bad_schema
-MAX_TTL_S = 7 * 86400  # longest allowed expires - issued
 SUMMARY_CHARS = 80
-_NUMBER_CHARS = 40  # longer numeric literals are rejected before int()/float() see them
-_NS_PER_S = 1_000_000_000
-
-_LEVEL = r"[A-Za-z0-9_.-]{1,64}"  # same rule as config's site/gate names
-NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"  # a command name is one topic level
-_ULID = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ISO_UTC = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
 
 
 # -- results ------------------------------------------------------------------------------
@@ -123,141 +123,7 @@ class _Reject(Exception):
         self.detail = summary(detail)
 
 
-# -- envelope schema ------------------------------------------------------------------------
-
-
-def parse_iso_utc_ns(text: str) -> int:
-    """ns since the epoch from `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (UTC only, 'Z' suffix)."""
-    m = _ISO_UTC.match(text)
-    if m is None:
-        raise ValueError("must be ISO-8601 UTC like 2026-11-28T13:00:00.000Z")
-    year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
-    stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)  # ValueError if bad
-    fraction = (m.group(7) or "").ljust(9, "0")
-    return (stamp - _EPOCH) // timedelta(seconds=1) * _NS_PER_S + int(fraction)
-
-
-class _Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    # "schema" would shadow a BaseModel attribute, hence the alias.
-    schema_: Literal["gate-edge/cmd/1"] = Field(alias="schema")
-    name: str = Field(pattern=NAME_PATTERN)
-    id: str = Field(pattern=_ULID)
-    issued: str = Field(max_length=40)
-    expires: str = Field(max_length=40)
-    site: str = Field(pattern=f"^{_LEVEL}$")
-    gate: str = Field(pattern=rf"^(\*|{_LEVEL})$")
-    args: dict[str, Any]
-    kid: str = Field(pattern=r"^[0-9a-f]{16}$")
-    sig: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$")  # base64 of 64 bytes
-
-    @field_validator("issued", "expires")
-    @classmethod
-    def _iso(cls, value: str) -> str:
-        parse_iso_utc_ns(value)
-        return value
-
-    @model_validator(mode="after")
-    def _lifetime(self) -> _Envelope:
-        issued, expires = parse_iso_utc_ns(self.issued), parse_iso_utc_ns(self.expires)
-        if expires <= issued:
-            raise ValueError("expires must be after issued")
-        if expires - issued > MAX_TTL_S * _NS_PER_S:
-            raise ValueError(f"expires is more than {MAX_TTL_S} s after issued")
-        return self
-
-
-def _describe(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    where = ".".join(str(p) for p in err["loc"]) or "envelope"
-    kind = err["type"]
-    if kind == "missing":
-        text = f"{where}: missing"
-    elif kind == "extra_forbidden":
-        text = f"unknown field {where!r}"
-    elif kind == "string_pattern_mismatch":
-        text = f"{where}: invalid format"
-    else:
-        text = f"{where}: {err['msg']}"
-    more = exc.error_count() - 1
-    return text + (f" (+{more} more)" if more > 0 else "")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    obj: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
-        obj[key] = value
-    return obj
-
-
-def _parse_int(text: str) -> int:
-    if len(text) > _NUMBER_CHARS:
-        raise ValueError(f"integer literal of {len(text)} digits")
-    return int(text)
-
-
-def _parse_float(text: str) -> float:
-    if len(text) > _NUMBER_CHARS:
-        raise ValueError(f"number literal of {len(text)} characters")
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text} is out of range")
-    return value
-
-
-def _parse_constant(text: str) -> Any:
-    raise ValueError(f"{text} is not JSON")
-
-
-def _loads(text: str) -> Any:
-    return json.loads(
-        text, object_pairs_hook=_no_duplicates, parse_int=_parse_int, parse_float=_parse_float,
-        parse_constant=_parse_constant,
-    )
-
-
-def _depth(doc: Any) -> int:
-    """Nesting depth of parsed JSON, iteratively (a recursive walk is what an attacker wants)."""
-    deepest, stack = 0, [(doc, 1)]
-    while stack:
-        node, level = stack.pop()
-        if isinstance(node, dict):
-            children: Iterable[Any] = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, level)
-        if deepest > MAX_DEPTH:
-            return deepest
-        stack.extend((child, level + 1) for child in children)
-    return deepest
-
-
-def canonical_json(obj: Mapping[str, Any]) -> bytes:
-    """The bytes that are signed: sorted keys, no spaces, ASCII only, no NaN."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
-
-
-def command_topic(prefix: str, site: str, gate: str, name: str) -> str:
-    """Where a command for `gate` ("*" = every gate of the site) is published."""
-    if gate == "*":
-        return f"{prefix}/{site}/cmd/{name}"
-    return f"{prefix}/{site}/{gate}/cmd/{name}"
-
-
 # -- signing (backend side) -------------------------------------------------------------------
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """First 16 hex digits of sha256 of the raw 32-byte public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).hexdigest()[:16]
 
 
 def sign_command(
@@ -495,89 +361,3 @@ class CommandVerifier:
             raise _Reject("wrong_topic", f"envelope site {env.site!r} on site {self.site}'s topic")
         if topic_gate is not None and env.gate != topic_gate:
             raise _Reject("wrong_topic", f"envelope gate {env.gate!r} on gate {topic_gate}'s topic")
-
-
-# -- key files -------------------------------------------------------------------------------------
-
-
-def generate_keypair(directory: Path) -> tuple[Path, Path]:
-    """Write a new Ed25519 key pair as PEM: `cmd-{kid}.key.pem` (PKCS#8, mode 0600, stays
-    with the backend) and `cmd-{kid}.pub.pem` (goes to the gates). Never overwrites."""
-    key = Ed25519PrivateKey.generate()
-    kid = key_id(key.public_key())
-    private_path = directory / f"cmd-{kid}.key.pem"
-    public_path = directory / f"cmd-{kid}.pub.pem"
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo,
-    )
-    try:
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    except OSError as exc:
-        raise ConfigError(f"{directory}: cannot create key directory: {exc.strerror}") from None
-    for path, data, mode in ((private_path, private_pem, 0o600), (public_path, public_pem, 0o644)):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot write key file: {exc.strerror}") from None
-    return private_path, public_path
-
-
-def _read_key_file(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} file: {exc.strerror}") from None
-
-
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """The backend's signing key (PEM PKCS#8, unencrypted, as written by generate_keypair).
-    Errors name the file and never quote it."""
-    data = _read_key_file(path, "private key")
-    try:
-        if path.stat().st_mode & 0o077:
-            log.warning("private key %s is readable by other users; chmod 600 it", path)
-    except OSError:
-        pass
-    if b"-----BEGIN PUBLIC KEY-----" in data:
-        raise ConfigError(f"{path}: is a public key; signing needs the private *.key.pem")
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except TypeError:
-        raise ConfigError(f"{path}: private key is passphrase-protected; not supported") from None
-    except (ValueError, UnsupportedAlgorithm):
-        raise ConfigError(
-            f"{path}: not a PEM private key (expected a *.key.pem from `gate-edge keygen`)"
-        ) from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"{path}: is a {type(key).__name__}; command signing needs Ed25519")
-    return key
-
-
-def load_public_keys(paths: Iterable[Path]) -> dict[str, Ed25519PublicKey]:
-    """kid -> public key for the gate's trusted signers (PEM SubjectPublicKeyInfo files)."""
-    keys: dict[str, Ed25519PublicKey] = {}
-    for path in paths:
-        data = _read_key_file(path, "public key")
-        if b"PRIVATE KEY-----" in data:
-            raise ConfigError(
-                f"{path}: is a private key; a gate needs only the public *.pub.pem "
-                "(keep private keys off the gate)"
-            )
-        try:
-            key = serialization.load_pem_public_key(data)
-        except (ValueError, UnsupportedAlgorithm):
-            raise ConfigError(
-                f"{path}: not a PEM public key (expected a *.pub.pem from `gate-edge keygen`)"
-            ) from None
-        if not isinstance(key, Ed25519PublicKey):
-            raise ConfigError(f"{path}: is a {type(key).__name__}; commands need Ed25519 keys")
-        keys[key_id(key)] = key
-    return keys
