@@ -44,8 +44,12 @@ class MqttConfig(_Section):
     @field_validator("broker")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("mqtt://", "mqtts://")):
-            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        from edge.broker import parse_broker_url  # the same rules as at connect time
+
+        try:
+            parse_broker_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
 
@@ -186,7 +190,15 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
         return f"{key} = {err['input']!r}: allowed are letters, digits, '_', '.', '-' (1-64)"
     if err["type"] == "missing":
         return f"{key}: required key missing"
-    return f"{key} = {err['input']!r}: {err['msg']}"
+    return f"{key} = {_redact(err['input'])!r}: {err['msg']}"
+
+
+def _redact(value: object) -> object:
+    """A URL's user:password never reaches an error message (or a log)."""
+    if isinstance(value, str) and "://" in value and "@" in value:
+        scheme, rest = value.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return value
 
 
 def validate(raw: dict[str, Any], origin: str) -> Settings:

@@ -286,3 +286,10 @@ def test_cli_top_level_help_lists_commands() -> None:
     assert "example:" in proc.stdout
     for command in SUBCOMMANDS:
         assert command in proc.stdout
+
+
+def test_broker_url_is_checked_when_the_config_loads_and_secrets_stay_out(tmp_path: Path) -> None:
+    message = _config_error(_write(tmp_path, '[mqtt]\nbroker = "mqtt://h:notaport"\n'))
+    assert "mqtt.broker" in message and "notaport" in message
+    message = _config_error(_write(tmp_path, '[mqtt]\nbroker = "mqtt://gate:hunter2@h:1883"\n'))
+    assert "hunter2" not in message and "mqtt.broker" in message
