@@ -17,6 +17,7 @@ import resource  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import tomllib  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -49,7 +50,7 @@ def bench_replay() -> None:
     print("\n## Replay throughput (offline pipeline, 1 thread, best of 3)\n")
     print("| recording | frames | frames/s | x real time | events |")
     print("|---|---|---|---|---|")
-    kiosk = {"thermal": {"rotate_deg": 90}, "screening": {"skin_offset_c": 1.2}}
+    kiosk = tomllib.loads((REPO / "configs" / "thermal-kiosk.toml").read_text())
     if SHARED.is_dir():
         for path in sorted(SHARED.glob("*.cptv")):
             print(_replay_row(f"kiosk {path.name[:20]} (160x120 @ 9 fps)", path, kiosk))

@@ -2,9 +2,11 @@
 
     python bench/fda_fit.py [path/to/FLIR_groups1and2.csv]
 
-Default path: <repo>/../shared/data/fda/FLIR_groups1and2.csv. Prints the fitted constants,
-5-fold cross-validated MAE/RMSE against both oral modes, and screening counts at 37.3 and
-37.5 degC. The fitting code lives in edge/bodytemp_fit.py so the tests use the same code.
+Default path: <repo>/../shared/data/fda/FLIR_groups1and2.csv. For every measurement site in
+edge.bodytemp.SITES ("canthus" on canthiMax, "face-max" on T_Max) it prints the fitted
+constants, 5-fold cross-validated MAE/RMSE against both oral modes and screening counts at 37.3
+and 37.5 degC; then a per-site summary of the committed model and a feature check. The fitting
+code lives in edge/bodytemp_fit.py so the tests use the same code.
 Results are summarised in docs/fever-threshold.md; rerun this after changing a model.
 """
 
@@ -25,12 +27,12 @@ from edge.bodytemp_fit import (  # noqa: E402
     MODELS,
     ORAL_REFERENCE,
     ORAL_SECONDARY,
-    SKIN_FEATURE,
     FdaData,
     alarm_for_sensitivity,
     cross_val_predict,
     fit_model,
     load_fda,
+    load_site,
     mae_rmse,
     screening,
 )
@@ -38,7 +40,8 @@ from edge.bodytemp_fit import (  # noqa: E402
 DEFAULT_CSV = REPO.parent / "shared" / "data" / "fda" / "FLIR_groups1and2.csv"
 SENSITIVITY_TARGET = 0.90
 ALARM_SETTINGS_C = (37.0, 37.1, 37.2, 37.3, 37.4, 37.5)
-# canthus max (ours), mean of its 4 hottest pixels, right-canthus 13-px circle, whole-face max
+# canthus max ("canthus"), mean of its 4 hottest pixels, right-canthus 13-px circle,
+# whole-face max ("face-max")
 FEATURES = ("canthiMax", "canthi4Max", "Max1R13_", "T_Max")
 
 
@@ -68,11 +71,22 @@ def main(argv: list[str]) -> int:
     if not path.is_file():
         print(f"fda_fit: no such file: {path}", file=sys.stderr)
         return 2
-    data = load_fda(path)
-    n = data.skin_mean_c.size
     print(f"data: {path}")
+    sites = {site: load_site(path, site) for site in bodytemp.SITES}
+    for site, data in sites.items():
+        _site_report(site, data)
+    _summary(sites)
+    _feature_check(path, sites[bodytemp.DEFAULT_SITE])
+    return 0
+
+
+def _site_report(site: str, data: FdaData) -> None:
+    """Every candidate model fitted and cross-validated on one measurement site's feature."""
+    feature = bodytemp.site_map(site).feature
+    n = data.skin_mean_c.size
+    print(f"\n{'=' * 24} site {site!r}: FDA feature {feature} {'=' * 24}")
     print(
-        f"subjects: {n}; reading = mean of {SKIN_FEATURE}1..4 (rounds present); "
+        f"subjects: {n}; reading = mean of {feature}1..4 (rounds present); "
         f"reference = {ORAL_REFERENCE} (monitor mode)"
     )
     for fever_c in FEVER_THRESHOLDS_C:
@@ -91,9 +105,10 @@ def main(argv: list[str]) -> int:
             f"{name:<22} {m.slope:7.4f} {m.intercept_c:9.4f} {m.ambient_coef:8.4f} "
             f"{m.ambient_ref_c:5.1f}"
         )
+    committed = bodytemp.site_map(site)
     print(
-        f"{'edge.bodytemp':<22} {bodytemp.SLOPE:7.4f} {bodytemp.INTERCEPT_C:9.4f} "
-        f"{bodytemp.AMBIENT_COEF:8.4f} {bodytemp.AMBIENT_REF_C:5.1f}  (committed)"
+        f"{'edge.bodytemp':<22} {committed.slope:7.4f} {committed.intercept_c:9.4f} "
+        f"{bodytemp.AMBIENT_COEF:8.4f} {bodytemp.AMBIENT_REF_C:5.1f}  (committed, {site!r})"
     )
 
     oof = {name: cross_val_predict(name, data) for name in MODELS}
@@ -114,12 +129,19 @@ def main(argv: list[str]) -> int:
     # One gate pass is one capture, not a 4-round mean: score held-out folds on round 1 only.
     round1 = data.skin_rounds_c[:, 0]
     print(
-        f"\nsame, held-out folds scored on a single round ({SKIN_FEATURE}1, "
+        f"\nsame, held-out folds scored on a single round ({feature}1, "
         f"{int(np.sum(~np.isnan(round1)))} subjects)"
     )
     print(f"{'model':<22} {screen_head}")
     for name in MODELS:
         _screening_rows(name, cross_val_predict(name, data, skin_eval_c=round1), data)
+    # A round that reads systematically off the others shifts the mean the map is fitted on.
+    rounds = data.skin_rounds_c
+    shifts = "  ".join(
+        f"{feature}{k + 1} {float(np.nanmedian(rounds[:, k] - data.skin_mean_c)):+.2f}"
+        for k in range(rounds.shape[1])
+    )
+    print(f"median of round - round mean (degC): {shifts}")
 
     alarm_head = " | ".join(f"@{t}: alarm  sens  spec   FP" for t in FEVER_THRESHOLDS_C)
     print(
@@ -141,45 +163,62 @@ def main(argv: list[str]) -> int:
             cells.append(f"{s.sensitivity:5.3f}/{s.specificity:5.3f}")
         print(f"{alarm_c:<10.1f}" + "".join(f"  {c:>11}" for c in cells))
 
-    committed = bodytemp.body_from_skin_c(data.skin_mean_c)
-    print("\ncommitted edge.bodytemp constants on all subjects (in-sample; the test's bound)")
+    in_sample = bodytemp.body_from_skin_c(data.skin_mean_c, site=site)
+    print(
+        f"\ncommitted edge.bodytemp constants, site {site!r}, on all subjects "
+        "(in-sample; the test's bound)"
+    )
     print(f"{'model':<22} {screen_head}")
-    _screening_rows("edge.bodytemp", committed, data)
+    _screening_rows("edge.bodytemp", in_sample, data)
 
-    _feature_check(path, data)
-    return 0
+
+def _summary(sites: dict[str, FdaData]) -> None:
+    """The committed constants of every site and their cross-validated screening table."""
+    chosen = bodytemp.MODEL_NAME
+    head = " | ".join(f"@{t}: sens  spec   TP   FP   FN   TN" for t in FEVER_THRESHOLDS_C)
+    print(f"\n{'=' * 24} summary: model {chosen!r} per site {'=' * 24}")
+    print(f"{'site':<10} {'feature':<10} {'slope':>9} {'intercept':>10}  (fitted on all subjects)")
+    for site, data in sites.items():
+        m = fit_model(chosen, data)
+        feature = bodytemp.site_map(site).feature
+        print(f"{site:<10} {feature:<10} {m.slope:9.6f} {m.intercept_c:10.6f}")
+    print(f"5-fold CV, fever = {ORAL_REFERENCE} >= T, alarm = estimate >= T")
+    print(f"{'site':<22} {head}")
+    for site, data in sites.items():
+        _screening_rows(site, cross_val_predict(chosen, data), data)
 
 
 def _feature_check(path: Path, data: FdaData) -> None:
     """How much the choice of facial feature matters, for the committed model type.
 
-    The thermal-only mode takes the hottest 3x3 patch of the face, which can land off the
-    canthus; T_Max (face maximum) bounds how much hotter such a reading gets.
+    `data` is the canthus site's data (the subjects every feature is matched against). Each
+    feature gets its own fit (5-fold CV) and every committed site map applied to it: a map
+    used on a feature other than its own shows what a reading at the wrong spot costs.
     """
     chosen = bodytemp.MODEL_NAME
-    canthus = fit_model(chosen, data)
     print(
-        f"\nfeature check, model {chosen!r}: own fit (5-fold CV) and the canthiMax-fitted map "
-        "applied to the feature; fever = aveOralM >= 37.5"
+        f"\nfeature check, model {chosen!r}: own fit (5-fold CV) and each committed site map "
+        f"applied to the feature; fever = {ORAL_REFERENCE} >= 37.5"
     )
-    print(
-        f"{'feature':<12} {'n':>5} {'r_oral':>6} {'d_med':>6} {'own: sens  spec':>16} "
-        f"{'canthus map: sens  spec':>24}"
-    )
+    map_head = "".join(f" {site + ' map: sens  spec':>24}" for site in bodytemp.SITES)
+    print(f"{'feature':<12} {'n':>5} {'r_oral':>6} {'d_med':>6} {'own: sens  spec':>16}{map_head}")
     ids = {sid: i for i, sid in enumerate(data.subject_ids)}
     for feature in FEATURES:
         other = load_fda(path, feature)
         rows = np.array([ids[s] for s in other.subject_ids if s in ids])
         other_rows = np.array([i for i, s in enumerate(other.subject_ids) if s in ids])
         skin = other.skin_mean_c[other_rows]
-        r = float(np.corrcoef(skin, other.oral_monitor_c[other_rows])[0, 1])
+        oral = other.oral_monitor_c[other_rows]
+        r = float(np.corrcoef(skin, oral)[0, 1])
         d_med = float(np.median(skin - data.skin_mean_c[rows]))
         own = screening(cross_val_predict(chosen, other), other.oral_monitor_c, 37.5)
-        mapped = screening(canthus.predict(skin), other.oral_monitor_c[other_rows], 37.5)
+        cells = ""
+        for site in bodytemp.SITES:
+            mapped = screening(bodytemp.body_from_skin_c(skin, site=site), oral, 37.5)
+            cells += f" {mapped.sensitivity:18.3f} {mapped.specificity:5.3f}"
         print(
             f"{feature:<12} {skin.size:5d} {r:6.3f} {d_med:+6.2f} "
-            f"{own.sensitivity:10.3f} {own.specificity:5.3f} "
-            f"{mapped.sensitivity:18.3f} {mapped.specificity:5.3f}"
+            f"{own.sensitivity:10.3f} {own.specificity:5.3f}{cells}"
         )
 
 

@@ -5,7 +5,8 @@ constants in `edge.bodytemp` still match a refit), so the fitting logic exists o
 here runs on the gate; it is imported only by the bench script and the tests.
 
 Every model has the form  body = slope * skin + intercept + ambient_coef * (ambient - ref),
-which is what `edge.bodytemp` evaluates at runtime.
+which is what `edge.bodytemp` evaluates at runtime. Each measurement site in
+`edge.bodytemp.SITES` names the FDA feature its constants are fitted on; `load_site` reads it.
 """
 
 from __future__ import annotations
@@ -18,12 +19,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from edge.bodytemp import DEFAULT_SITE, SITES, site_map
+
 FloatArray = npt.NDArray[np.float64]
 
 ROUNDS = 4
-# The gate reads the inner canthus (RGB+thermal) or the hottest 3x3 patch of the face, which
-# lands on the canthus (thermal-only); canthiMax is the FDA feature for the canthus maximum.
-SKIN_FEATURE = "canthiMax"
+# The gate reads the inner canthus (RGB+thermal: canthiMax, the canthus maximum) or the hottest
+# 3x3 patch of the face (thermal-only: T_Max, the whole-face maximum); edge.bodytemp.SITES
+# holds the pairing, so the fit and the runtime constants cannot disagree about the feature.
+SITE_FEATURES: dict[str, str] = {site: m.feature for site, m in SITES.items()}
+SKIN_FEATURE = SITE_FEATURES[DEFAULT_SITE]
 # Monitor mode waits for the thermometer to settle, so it is the better reference for body
 # temperature; fast mode is a predicted value and is noisier against every IR feature.
 ORAL_REFERENCE = "aveOralM"
@@ -72,7 +77,7 @@ def load_fda(path: Path, feature: str = SKIN_FEATURE) -> FdaData:
     """Read FLIR_groups1and2.csv: two banner rows, then the column names, then one subject/row.
 
     Subjects with no round of `feature` or no oral/ambient value are dropped (none are, in the
-    published file, for canthiMax).
+    published file, for canthiMax or T_Max).
     """
     with path.open(newline="", encoding="utf-8-sig") as fh:
         rows = list(csv.reader(fh))
@@ -105,6 +110,11 @@ def load_fda(path: Path, feature: str = SKIN_FEATURE) -> FdaData:
         oral_fast_c=extra[keep, 1],
         ambient_c=extra[keep, 2],
     )
+
+
+def load_site(path: Path, site: str) -> FdaData:
+    """The FDA data read at one measurement site's feature (ValueError for an unknown site)."""
+    return load_fda(path, site_map(site).feature)
 
 
 # --- candidate models -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.bodytemp import body_from_skin_c
+from edge.bodytemp import DEFAULT_SITE, body_from_skin_c, site_map
 from edge.model import Decision, TemperatureReading
 from edge.tracker import Track
 
@@ -21,7 +21,13 @@ class DecideParams:
     min_samples: int = 5  # fewer measured frames than this: the person is not measured
     decide_samples: int = 9  # decide as soon as this many are in (about 1 s at 9 fps)
     ambient_c: float | None = None
-    site: str = "face-max"
+    # Where the skin reading was taken; selects the skin -> body map (edge.bodytemp.SITES).
+    # Evidence always passes it: "face-max" in thermal-only mode, "canthus" in RGB+thermal.
+    # The default is edge.bodytemp's, so DecideParams() and skin_from_body_c() agree.
+    site: str = DEFAULT_SITE
+
+    def __post_init__(self) -> None:
+        site_map(self.site)  # an unknown site fails here, when the gate starts, not per person
 
 
 def skin_statistic_c(skin_c: list[float]) -> tuple[float, float]:
@@ -48,7 +54,7 @@ def decide(track: Track, params: DecideParams, ending: bool) -> Decision | None:
     if n < params.min_samples or (n < params.decide_samples and not ending):
         return None
     skin_c, spread_c = skin_statistic_c(track.skin_c)
-    body_c = float(body_from_skin_c(skin_c, params.ambient_c))
+    body_c = float(body_from_skin_c(skin_c, params.ambient_c, site=params.site))
     reading = TemperatureReading(
         body_c=body_c,
         skin_c=skin_c,

@@ -2,10 +2,11 @@
 
 People walk up to the camera alone or in side-by-side pairs, stay close for a moment, then
 leave; a few passers cross the view too far away to be measured. Every person's two inner
-eye corners (canthi) are painted at exactly `skin_from_body_c(temp_c, ambient_c)`, the
-inverse of the model the pipeline uses, and nothing else on the face comes within 1.2 degC
-of them, so a correct pipeline recovers the true body temperature up to sensor noise,
-quantisation and the drift it is meant to remove with the reference disc.
+eye corners (canthi) are painted at exactly `skin_from_body_c(temp_c, ambient_c, "face-max")`,
+the inverse of the map the thermal-only pipeline applies to its reading (the hottest 3x3 patch
+of the face, site "face-max"), and nothing else on the face comes within 1.2 degC of them, so
+a correct pipeline recovers the true body temperature up to sensor noise, quantisation and the
+drift it is meant to remove with the reference disc.
 
 Coordinates are pixel centres of the upright scene; frames are stored rotated by
 `SceneSpec.rotate` (np.rot90, counter-clockwise, as a camera mounted turned clockwise by
@@ -40,6 +41,7 @@ from edge.synth_spec import (  # noqa: F401  (re-exported: the public synth API)
     NEAR_S,
     NORMAL_BODY_C,
     PASSER_HEAD_PX,
+    SKIN_SITE,
     Box,
     SceneSpec,
     SynthSummary,
@@ -86,7 +88,7 @@ def _plan_people(
         for _ in range(sizes[g]):
             fever = len(people) in fevers
             temp_c = round(float(rng.uniform(*(FEVER_BODY_C if fever else NORMAL_BODY_C))), 2)
-            skin_c = float(skin_from_body_c(temp_c, spec.ambient_c))
+            skin_c = float(skin_from_body_c(temp_c, spec.ambient_c, site=SKIN_SITE))
             people.append(_Person(
                 label=f"p{len(people) + 1}", temp_c=temp_c, skin_c=skin_c,
                 face_c=skin_c - float(rng.uniform(*FACE_BELOW_CANTHUS_C)),

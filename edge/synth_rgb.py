@@ -9,9 +9,11 @@ is mapped back into RGB pixels with H^-1 and coloured by which body part is ther
 
 Each person's two inner canthi are painted at `map_points(H, inner_canthi(landmarks))` of the
 composited face, the same functions the measurement side uses, as discs of radius
-max(1.5, thermal face width / 12) at exactly `skin_from_body_c(temp_c)`. Disc centres are
-rounded to whole pixels so that a full 3x3 block is at that temperature; the exact mapped
-point is always inside the disc. Nothing else on a face comes within 1.0 degC of them.
+max(1.5, thermal face width / 12) at exactly `skin_from_body_c(temp_c)`, whose default site
+"canthus" is the map the RGB+thermal pipeline applies (the thermal-only simulator, edge.synth,
+paints at site "face-max" instead). Disc centres are rounded to whole pixels so that a full
+3x3 block is at that temperature; the exact mapped point is always inside the disc. Nothing
+else on a face comes within 1.0 degC of them.
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ HEAD_ASPECT = 1.3  # height / width, hair included
 NORMAL_BODY_C = (36.1, 36.9)
 FEVER_BODY_C = (37.8, 39.0)
 FACE_BELOW_CANTHUS_C = (1.2, 2.0)
+# Thermal-only mode reads the hottest 3x3 patch of the face, so the painted hottest spot is
+# the FDA face maximum of the person's body temperature (edge.bodytemp site "face-max").
+SKIN_SITE = "face-max"
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class SynthSummary:
 class _Person:
     label: str
     temp_c: float
-    skin_c: float  # canthus, the warmest facial spot
+    skin_c: float  # canthus, the warmest facial spot: skin_from_body_c(temp_c, site=SKIN_SITE)
     face_c: float  # warmest of the rest of the face
     hair_c: float
     clothes_c: float

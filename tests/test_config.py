@@ -166,7 +166,7 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_good_configs_load() -> None:
     kiosk = load_config(REPO / "configs" / "thermal-kiosk.toml")
     assert kiosk.thermal.rotate_deg == 90
-    assert kiosk.screening.skin_offset_c == pytest.approx(1.2)
+    assert kiosk.screening.skin_offset_c == pytest.approx(1.5)
     synthetic = load_config(REPO / "configs" / "thermal-synthetic.toml")
     assert synthetic.gate.site == "lab"
     assert load_config(None) == Settings()

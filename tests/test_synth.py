@@ -28,6 +28,8 @@ from edge.synth import (
 
 F32 = npt.NDArray[np.float32]
 CENTIKELVIN_STEP_C = 0.01
+# The thermal-only pipeline reads the face's hottest 3x3 patch: the FDA face maximum.
+SITE = "face-max"
 SMALL = SceneSpec(people=4, pair_fraction=0.5, passers=1, seed=7)
 
 
@@ -172,7 +174,8 @@ def test_canthus_is_exactly_skin_temperature_and_the_warmest(clean: Scene) -> No
     tolerance_c = CENTIKELVIN_STEP_C / 2 + 1e-4
     for person in clean.people:
         index = person["closest_frame"]
-        skin_c = skin_from_body_c(person["temp_c"], clean.spec.ambient_c) + clean.drift_c(index)
+        skin_c = skin_from_body_c(person["temp_c"], clean.spec.ambient_c, SITE)
+        skin_c += clean.drift_c(index)
         assert person["skin_c"] == pytest.approx(skin_c - clean.drift_c(index), abs=1e-4)
         head = box_pixels(clean.temp_c[index], person["head_box"])
         assert head.max() == pytest.approx(skin_c, abs=tolerance_c)
@@ -195,7 +198,8 @@ def test_nothing_in_view_is_warmer_than_the_canthi(clean: Scene) -> None:
     for person in clean.people:
         enter, exit_ = clean.frame_of(person["enter_ns"]), clean.frame_of(person["exit_ns"])
         in_group = [p for p in clean.people if p["group"] == person["group"]]
-        hottest_c = max(skin_from_body_c(p["temp_c"], clean.spec.ambient_c) for p in in_group)
+        hottest_c = max(skin_from_body_c(p["temp_c"], clean.spec.ambient_c, SITE)
+                        for p in in_group)
         for index in range(enter, exit_ + 1):
             assert temp_c[index].max() <= hottest_c + clean.drift_c(index) + 0.006
 
@@ -231,12 +235,12 @@ def test_noisy_reading_recovers_body_temperature(noisy: Scene) -> None:
     sigma_c = noisy.spec.noise_c
     for person in noisy.measured:
         index = person["closest_frame"]
-        skin_c = skin_from_body_c(person["temp_c"], noisy.spec.ambient_c)
+        skin_c = skin_from_body_c(person["temp_c"], noisy.spec.ambient_c, SITE)
         # Max of 3x3 means: noise of one mean is sigma/3; allow 3 of those plus quantisation.
         read_c = mean3x3_max(box_pixels(noisy.temp_c[index], person["head_box"]))
         read_c -= noisy.drift_c(index)
         assert read_c == pytest.approx(skin_c, abs=sigma_c + CENTIKELVIN_STEP_C)
-        assert body_from_skin_c(read_c, noisy.spec.ambient_c) == pytest.approx(
+        assert body_from_skin_c(read_c, noisy.spec.ambient_c, SITE) == pytest.approx(
             person["temp_c"], abs=0.3)
 
 

@@ -177,7 +177,7 @@ def test_face_max_is_the_canthus_at_skin_from_body(scene: Scene) -> None:
     for p in scene.people:
         frame = scene.thermal_at(p["closest_thermal_ns"])
         frame = frame - scene.drift_c(frame)
-        skin_c = float(skin_from_body_c(p["temp_c"], scene.spec.ambient_c))
+        skin_c = float(skin_from_body_c(p["temp_c"], scene.spec.ambient_c, site="canthus"))
         assert p["skin_c"] == pytest.approx(skin_c, abs=1e-4)
         box = thermal_box(scene.h, p["head_box_rgb"], frame.shape)
         region = frame[box]
@@ -237,7 +237,7 @@ def test_real_face_photos_give_several_identities(tmp_path: Path) -> None:
     for p in s.people:
         frame = s.thermal_at(p["closest_thermal_ns"])
         region = frame[thermal_box(s.h, p["head_box_rgb"], frame.shape)] - s.drift_c(frame)
-        skin_c = float(skin_from_body_c(p["temp_c"], spec.ambient_c))
+        skin_c = float(skin_from_body_c(p["temp_c"], spec.ambient_c, site="canthus"))
         assert -0.05 <= float(region.max()) - skin_c <= NOISE_SIGMAS * spec.noise_c
 
 
