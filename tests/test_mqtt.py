@@ -500,3 +500,27 @@ def test_run_tail_prints_count_events_then_returns(
 def test_run_tail_times_out_with_status_1(broker: PrivateBroker, gate: str) -> None:
     out = io.StringIO()
     assert run_tail(broker.url, "gate", "s1", gate, None, False, out, 1, 0.3) == 1
+
+
+@pytest.mark.broker
+@pytest.mark.fault
+def test_tls_broker_requiring_client_certificates(
+    make_broker: MakeBroker, gate: str, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    try:
+        tls = make_test_tls(tmp_path / "pki")
+    except BrokerError as exc:
+        pytest.skip(str(exc))
+    own = make_broker(tls=dataclasses.replace(tls, require_certificate=True))
+    pki = tmp_path / "pki"
+    no_cert = BrokerOptions(url=own.url, ca_file=tls.ca_file, connect_timeout_s=5)
+    with pytest.raises(BrokerError):
+        publisher(own.url, gate, options=no_cert).start()
+    with_cert = dataclasses.replace(
+        no_cert, cert_file=pki / "client.crt", key_file=pki / "client.key"
+    )
+    with publisher(own.url, gate, options=with_cert) as pub:
+        pub.submit(decision(1))
+        assert pub.flush(WAIT_S)
