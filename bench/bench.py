@@ -24,10 +24,10 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.app import replay  # noqa: E402
+from edge.app.wiring import replay  # noqa: E402
 from edge.config import validate  # noqa: E402
-from edge.screening import FaceMaxLocalMean, face_stat_naive_c  # noqa: E402
-from edge.synth import SceneSpec, synthesize  # noqa: E402
+from edge.sim.thermal import SceneSpec, synthesize  # noqa: E402
+from edge.thermal.face_max import FaceMaxLocalMean, face_stat_naive_c  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data" / "thermal" / "cptv"
@@ -104,10 +104,10 @@ def bench_hot_loop() -> None:
 
 def bench_outbox_drain(n_events: int = 5000) -> None:
     """A backlog left by an outage: how fast a reconnecting gate empties its outbox."""
-    from edge.broker import PrivateBroker
-    from edge.events import event_body
-    from edge.mqtt import BrokerOptions, Publisher
-    from edge.outbox import Outbox
+    from edge.sim.broker import PrivateBroker
+    from edge.transport.events import event_body
+    from edge.transport.mqtt import BrokerOptions, Publisher
+    from edge.transport.outbox import Outbox
 
     print(f"\n## Outbox drain (SQLite WAL, synchronous=FULL, QoS 1, {n_events} events)\n")
     print("| step | events/s |")

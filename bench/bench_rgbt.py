@@ -17,11 +17,11 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.canthus import CanthusSampler  # noqa: E402
 from edge.config import validate  # noqa: E402
-from edge.evidence import Evidence  # noqa: E402
-from edge.model import RecordingMeta, RgbFrame, ThermalFrame, ThermalStreamMeta  # noqa: E402
-from edge.pipeline_rgbt import RgbThermalPipeline  # noqa: E402
+from edge.core.evidence import Evidence  # noqa: E402
+from edge.core.types import RecordingMeta, RgbFrame, ThermalFrame, ThermalStreamMeta  # noqa: E402
+from edge.pipeline.rgb_thermal import RgbThermalPipeline  # noqa: E402
+from edge.thermal.canthus import CanthusSampler  # noqa: E402
 from edge.vision.geometry import inner_canthi, map_points  # noqa: E402
 from edge.vision.landmarks import FaceAnalyzer  # noqa: E402
 

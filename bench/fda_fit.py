@@ -3,7 +3,7 @@
     python bench/fda_fit.py [path/to/FLIR_groups1and2.csv]
 
 Default path: <repo>/../shared/data/fda/FLIR_groups1and2.csv. For every measurement site in
-edge.bodytemp.SITES ("canthus" on canthiMax, "face-max" on T_Max) it prints the fitted
+edge.core.bodytemp.SITES ("canthus" on canthiMax, "face-max" on T_Max) it prints the fitted
 constants, 5-fold cross-validated MAE/RMSE against both oral modes and screening counts at 37.3
 and 37.5 degC; then a per-site summary of the committed model and a feature check. The fitting
 code lives in edge/bodytemp_fit.py so the tests use the same code.
@@ -21,8 +21,8 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from edge import bodytemp  # noqa: E402
-from edge.bodytemp_fit import (  # noqa: E402
+from edge.core import bodytemp  # noqa: E402
+from edge.evaluation.fda_fit import (  # noqa: E402
     FEVER_THRESHOLDS_C,
     MODELS,
     ORAL_REFERENCE,
@@ -107,7 +107,7 @@ def _site_report(site: str, data: FdaData) -> None:
         )
     committed = bodytemp.site_map(site)
     print(
-        f"{'edge.bodytemp':<22} {committed.slope:7.4f} {committed.intercept_c:9.4f} "
+        f"{'edge.core.bodytemp':<22} {committed.slope:7.4f} {committed.intercept_c:9.4f} "
         f"{bodytemp.AMBIENT_COEF:8.4f} {bodytemp.AMBIENT_REF_C:5.1f}  (committed, {site!r})"
     )
 
@@ -165,11 +165,11 @@ def _site_report(site: str, data: FdaData) -> None:
 
     in_sample = bodytemp.body_from_skin_c(data.skin_mean_c, site=site)
     print(
-        f"\ncommitted edge.bodytemp constants, site {site!r}, on all subjects "
+        f"\ncommitted edge.core.bodytemp constants, site {site!r}, on all subjects "
         "(in-sample; the test's bound)"
     )
     print(f"{'model':<22} {screen_head}")
-    _screening_rows("edge.bodytemp", in_sample, data)
+    _screening_rows("edge.core.bodytemp", in_sample, data)
 
 
 def _summary(sites: dict[str, FdaData]) -> None:

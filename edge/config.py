@@ -44,7 +44,7 @@ class MqttConfig(_Section):
     @field_validator("broker")
     @classmethod
     def _url(cls, value: str) -> str:
-        from edge.broker import parse_broker_url  # the same rules as at connect time
+        from edge.transport.address import parse_broker_url  # the same rules as at connect time
 
         try:
             parse_broker_url(value)
@@ -143,7 +143,7 @@ class SourceConfig(_Section):
 
 
 class CommandsConfig(_Section):
-    """Signed backend commands (edge.commands). No trusted key: every command is refused."""
+    """Signed backend commands (edge.commands.verify). No trusted key: every command is refused."""
 
     trusted_keys: list[Path] = []  # Ed25519 public keys (PEM) from `gate-edge keygen`
     max_skew_s: float = Field(300.0, ge=0, le=86400)

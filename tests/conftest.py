@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.broker import PrivateBroker
 from edge.errors import BrokerError
+from edge.sim.broker import PrivateBroker
 
 
 def _in_ci() -> bool:

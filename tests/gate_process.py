@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.mqtt import BrokerOptions, Subscriber
-from edge.outbox import Outbox
+from edge.transport.mqtt import BrokerOptions, Subscriber
+from edge.transport.outbox import Outbox
 
 SITE = "fault"
 

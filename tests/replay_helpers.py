@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.app import ReplayResult, replay
+from edge.app.wiring import ReplayResult, replay
 from edge.config import Settings, validate
-from edge.mqtt import BrokerOptions, Subscriber
+from edge.transport.mqtt import BrokerOptions, Subscriber
 
 REPO = Path(__file__).resolve().parents[1]
 

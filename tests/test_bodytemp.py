@@ -1,4 +1,4 @@
-"""edge.bodytemp: inverse, monotonicity, and the committed constants against the FDA refit,
+"""edge.core.bodytemp: inverse, monotonicity, and the committed constants against the FDA refit,
 for every measurement site."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge import bodytemp
-from edge.bodytemp_fit import SITE_FEATURES, fit_model, load_site, screening
+from edge.core import bodytemp
+from edge.evaluation.fda_fit import SITE_FEATURES, fit_model, load_site, screening
 
 SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FDA_CSV = SHARED_DATA / "fda" / "FLIR_groups1and2.csv"
@@ -122,8 +122,8 @@ def test_constants_match_refit_and_keep_sensitivity(site: str) -> None:
 
 @pytest.mark.parametrize("site", SITES)
 def test_decide_maps_skin_to_body_at_its_site(site: str) -> None:
-    from edge.decide import DecideParams, decide
-    from edge.tracker import Track
+    from edge.core.decide import DecideParams, decide
+    from edge.core.tracker import Track
 
     skin_c = bodytemp.skin_from_body_c(37.4, site=site)
     track = Track(1, (0, 0, 30, 36), first_t_ns=0, last_t_ns=9, skin_c=[skin_c] * 9,
@@ -137,7 +137,7 @@ def test_decide_maps_skin_to_body_at_its_site(site: str) -> None:
 
 
 def test_decide_params_reject_an_unknown_site() -> None:
-    from edge.decide import DecideParams
+    from edge.core.decide import DecideParams
 
     with pytest.raises(ValueError, match="'canthus', 'face-max'"):
         DecideParams(site="forehead")

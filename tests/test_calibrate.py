@@ -11,11 +11,11 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.calibrate import fit, read_pairs, write_into_config
-from edge.canthus import CanthusSampler, canthus_naive_c
 from edge.config import load_config
 from edge.errors import ConfigError
-from edge.pipeline_rgbt import upright_matrix
+from edge.evaluation.calibrate import fit, read_pairs, write_into_config
+from edge.pipeline.rgb_thermal import upright_matrix
+from edge.thermal.canthus import CanthusSampler, canthus_naive_c
 from edge.vision.geometry import inner_canthi, map_points
 
 TRUE_H = np.array([[0.26, 0.01, 12.0], [-0.008, 0.27, 6.0], [1e-5, 2e-5, 1.0]])

@@ -27,8 +27,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.broker import PrivateBroker
-from edge.commands import (
+from edge.commands.verify import (
     DEFAULT_MAX_BYTES,
     REASONS,
     Command,
@@ -37,10 +36,11 @@ from edge.commands import (
     key_id,
     sign_command,
 )
-from edge.events import gate_topic
-from edge.model import Decision, TemperatureReading
-from edge.mqtt import BrokerOptions, Publisher, Subscriber, parse_broker_url
-from edge.outbox import Outbox
+from edge.core.types import Decision, TemperatureReading
+from edge.sim.broker import PrivateBroker
+from edge.transport.events import gate_topic
+from edge.transport.mqtt import BrokerOptions, Publisher, Subscriber, parse_broker_url
+from edge.transport.outbox import Outbox
 
 pytestmark = [pytest.mark.broker, pytest.mark.fault]
 

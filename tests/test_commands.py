@@ -1,4 +1,4 @@
-"""Signed command envelopes (edge.commands): every rejection reason, keys, and the CLI helpers.
+"""Signed command envelopes (edge.commands.verify): every rejection reason, keys, the CLI.
 
 Clocks are injected; nothing sleeps. The push test needs a real Mosquitto.
 """
@@ -20,9 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.broker import PrivateBroker
-from edge.cli_backend import add_backend_commands
-from edge.commands import (
+from edge.cli.backend import add_backend_commands
+from edge.commands.verify import (
     DEFAULT_MAX_BYTES,
     REASONS,
     Command,
@@ -38,7 +37,8 @@ from edge.commands import (
     summary,
 )
 from edge.errors import BrokerError, ConfigError
-from edge.mqtt import BrokerOptions, Subscriber
+from edge.sim.broker import PrivateBroker
+from edge.transport.mqtt import BrokerOptions, Subscriber
 
 SITE, GATE = "s1", "north"
 T0 = 1_800_000_000 * 10**9  # 2027-01-15, ns

@@ -7,20 +7,20 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.bodytemp import body_from_skin_c, skin_from_body_c
 from edge.config import Settings
-from edge.decide import DecideParams, decide, skin_statistic_c
-from edge.pipeline import head_params
-from edge.radiometry import ReferenceTracker
-from edge.reference_stage import disc_box
-from edge.thermal_detect import (
+from edge.core.bodytemp import body_from_skin_c, skin_from_body_c
+from edge.core.decide import DecideParams, decide, skin_statistic_c
+from edge.core.tracker import Track, Tracker
+from edge.pipeline.thermal import head_params
+from edge.thermal.front import disc_box
+from edge.thermal.heads import (
     DiscLocator,
     DiscParams,
     HeadParams,
     find_heads,
     find_reference_disc,
 )
-from edge.tracker import Track, Tracker
+from edge.thermal.radiometry import ReferenceTracker
 
 H, W = 120, 160
 YY, XX = np.mgrid[0:H, 0:W]

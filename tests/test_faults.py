@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from gate_process import Backend, committed_seqs, start_gate, write_config
 
-from edge.synth import SceneSpec, synthesize
+from edge.sim.thermal import SceneSpec, synthesize
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker]
 
@@ -105,7 +105,7 @@ def test_sigkill_at_five_random_points_every_event_exactly_once_after_dedup(
 
 
 def test_sigterm_flushes_and_goes_offline(tmp_path: Path, broker: Any) -> None:
-    from edge.mqtt import BrokerOptions, Subscriber
+    from edge.transport.mqtt import BrokerOptions, Subscriber
 
     scene, _ = _scene(tmp_path, 6, seed=23)
     state = tmp_path / "state"

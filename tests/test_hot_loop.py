@@ -1,4 +1,4 @@
-"""The hot loop (edge.screening.FaceMaxLocalMean) against its naive per-face oracle."""
+"""The hot loop (edge.thermal.face_max.FaceMaxLocalMean) against its naive per-face oracle."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.screening import FaceMaxLocalMean, face_stat_naive_c
+from edge.thermal.face_max import FaceMaxLocalMean, face_stat_naive_c
 
 TOL_C = 1e-4
 

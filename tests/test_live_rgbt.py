@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 from gate_process import Backend
 
+from edge.app.live import LiveGate
 from edge.config import validate
-from edge.live import LiveGate
 from edge.models import check_models
-from edge.synth_rgb import synthesize_rgb
-from edge.synth_rgb_plan import RgbSceneSpec
+from edge.sim.rgb import synthesize_rgb
+from edge.sim.rgb_plan import RgbSceneSpec
 
 
 @pytest.mark.broker

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from edge import models
-from edge.cli_models import add_model_commands
+from edge.cli.models import add_model_commands
 from edge.models import ModelError, ModelSpec, Source
 
 REPO = Path(__file__).resolve().parent.parent

@@ -24,18 +24,18 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.broker import PrivateBroker, make_test_tls
+from edge.cli.tail import format_event_line, run_tail
+from edge.core.types import Decision, TemperatureReading
 from edge.errors import BrokerError, ConfigError
-from edge.events import (
+from edge.sim.broker import PrivateBroker, make_test_tls
+from edge.transport.events import (
     decision_body,
     iso_utc_ms,
     split_topic,
     with_identity,
 )
-from edge.model import Decision, TemperatureReading
-from edge.mqtt import BrokerOptions, Publisher, check_broker, parse_broker_url
-from edge.outbox import Outbox
-from edge.tail import format_event_line, run_tail
+from edge.transport.mqtt import BrokerOptions, Publisher, check_broker, parse_broker_url
+from edge.transport.outbox import Outbox
 
 MakeBroker = Callable[..., PrivateBroker]
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -54,7 +54,7 @@ def gate() -> str:
 
 
 class RawSub:
-    """A plain paho subscriber, independent of edge.mqtt, to check what is on the wire."""
+    """A plain paho subscriber, independent of edge.transport.mqtt, to check what is on the wire."""
 
     def __init__(self, url: str, topic_filter: str) -> None:
         address = parse_broker_url(url)
@@ -159,7 +159,7 @@ def test_outbox_over_limit_keeps_accepting_and_warns_once(
 ) -> None:
     outbox = Outbox(":memory:", site="s1", gate="north", max_rows=3)
     body = decision_body(decision(1), site="s1", gate="north", wall_ns=0)
-    with caplog.at_level(logging.WARNING, logger="edge.outbox"):
+    with caplog.at_level(logging.WARNING, logger="edge.transport.outbox"):
         seqs = [outbox.put("screening", body)[0] for _ in range(6)]
     assert seqs == [1, 2, 3, 4, 5, 6] and outbox.depth() == 6
     assert outbox.full_count == 3
@@ -225,8 +225,8 @@ def test_stale_offline_is_answered_with_online(
 
 _CHILD = """
 import sys
-from edge.mqtt import BrokerOptions, Publisher
-from edge.outbox import Outbox
+from edge.transport.mqtt import BrokerOptions, Publisher
+from edge.transport.outbox import Outbox
 url, gate = sys.argv[1], sys.argv[2]
 Publisher(BrokerOptions(url=url, keepalive_s=60), site="s1", gate=gate,
           outbox=Outbox(":memory:", site="s1", gate=gate)).start()

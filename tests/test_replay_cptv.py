@@ -6,7 +6,7 @@ import pytest
 from replay_helpers import replay_and_collect, settings_for
 from shared import shared_data_dir
 
-from edge.broker import PrivateBroker
+from edge.sim.broker import PrivateBroker
 
 # file stem -> how many temperature events the data README says it must give
 EXPECTED = {
@@ -47,8 +47,8 @@ def test_kiosk_recording_gives_expected_events(broker: PrivateBroker, stem: str)
 def test_far_person_is_seen_but_never_measured() -> None:
     """110819 gives no event because the face is too small, not because nobody is there."""
     from edge.config import validate
-    from edge.model import ThermalFrame
-    from edge.pipeline import ThermalPipeline
+    from edge.core.types import ThermalFrame
+    from edge.pipeline.thermal import ThermalPipeline
     from edge.sources import open_recording
 
     (path,) = shared_data_dir("thermal", "cptv").glob("20210326-110819*.cptv")

@@ -11,10 +11,10 @@ from replay_helpers import replay_and_collect, settings_for
 from shared import shared_data_dir
 from test_replay_synth import TOLERANCE_C, _decision
 
-from edge.evaluate import load_labels, match
+from edge.evaluation.evaluate import load_labels, match
 from edge.models import check_models
-from edge.synth_rgb import synthesize_rgb
-from edge.synth_rgb_plan import RgbSceneSpec
+from edge.sim.rgb import synthesize_rgb
+from edge.sim.rgb_plan import RgbSceneSpec
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +50,10 @@ def test_rgb_thermal_scene_from_real_faces(
 
 
 def test_without_registration_rgb_thermal_mode_is_a_clear_error(tmp_path: Path) -> None:
-    from edge.app import build_pipeline
+    from edge.app.wiring import build_pipeline
     from edge.config import validate
+    from edge.core.types import RecordingMeta, ThermalStreamMeta
     from edge.errors import ConfigError
-    from edge.model import RecordingMeta, ThermalStreamMeta
 
     meta = RecordingMeta(tmp_path, "recording-v1", ThermalStreamMeta(160, 120, "centikelvin"),
                          has_rgb=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from replay_helpers import replay_and_collect, settings_for
 
-from edge.app import replay
-from edge.broker import PrivateBroker
-from edge.evaluate import load_labels, match
-from edge.model import Decision, TemperatureReading
-from edge.synth import SceneSpec, synthesize
+from edge.app.wiring import replay
+from edge.core.types import Decision, TemperatureReading
+from edge.evaluation.evaluate import load_labels, match
+from edge.sim.broker import PrivateBroker
+from edge.sim.thermal import SceneSpec, synthesize
 
 TOLERANCE_C = 0.3
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.sdnotify import Notifier, Watchdog, watchdog_interval_s
+from edge.app.sdnotify import Notifier, Watchdog, watchdog_interval_s
 
 UNIT = Path(__file__).resolve().parents[1] / "systemd" / "gate-edge.service"
 ENV_KEYS = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
@@ -143,7 +143,7 @@ def test_send_failure_logged_once_never_raised(
 ) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone"))  # systemd went away
     notifier = Notifier.from_env()
-    with caplog.at_level(logging.ERROR, logger="edge.sdnotify"):
+    with caplog.at_level(logging.ERROR, logger="edge.app.sdnotify"):
         assert not notifier.ready()
         assert not notifier.watchdog()
         assert not notifier.stopping()
@@ -228,7 +228,7 @@ def test_stall_logic_with_a_fake_clock(
     wd.kick()
     now[0] += 10
     assert wd.check() and _recv(fake_systemd) == "WATCHDOG=1"
-    with caplog.at_level(logging.WARNING, logger="edge.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="edge.app.sdnotify"):
         now[0] += 6  # 16 s since the last frame
         assert not wd.check() and wd.state == "stalled"
         now[0] += 15
@@ -251,7 +251,7 @@ def test_watchdog_pings_stop_on_stall_and_resume(
 ) -> None:
     """The real ping thread: pings while kicked, none once stalled, pings again after."""
     wd = Watchdog(Notifier.from_env(), interval_s=0.4)  # wakes every 0.2 s, stall after 0.2 s
-    with caplog.at_level(logging.WARNING, logger="edge.sdnotify"), wd:
+    with caplog.at_level(logging.WARNING, logger="edge.app.sdnotify"), wd:
         # 1. The frame loop runs: pings arrive.
         assert _kick_until_ping(wd, fake_systemd, pings=3, deadline_s=10) == 3
         assert wd.state in ("ok", "stalled")  # a loaded CI box may have paused us briefly

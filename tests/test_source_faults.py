@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from edge.config import validate
-from edge.model import Frame, ThermalFrame, ThermalStreamMeta
-from edge.pipeline import ThermalPipeline
+from edge.core.types import Frame, ThermalFrame, ThermalStreamMeta
+from edge.pipeline.thermal import ThermalPipeline
+from edge.sim.thermal import SceneSpec, synthesize
 from edge.sources.feed import Checkpoint, ReplayFeed
 from edge.sources.guard import Capture, FrameCheck, FrameGuard
-from edge.synth import SceneSpec, synthesize
 
 H, W = 120, 160
 
@@ -132,7 +132,7 @@ def test_feed_loops_with_increasing_time_and_resumes_after_checkpoint(tmp_path: 
 
 
 def test_corrupt_rgb_frames_are_dropped_with_a_reason() -> None:
-    from edge.model import RgbFrame
+    from edge.core.types import RgbFrame
 
     guard = FrameGuard(FrameCheck(H, W))
     rng = np.random.default_rng(9)

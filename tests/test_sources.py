@@ -15,8 +15,8 @@ import numpy.typing as npt
 import pytest
 from shared import shared_data_dir
 
+from edge.core.types import RgbFrame, ThermalFrame
 from edge.errors import RecordingError
-from edge.model import RgbFrame, ThermalFrame
 from edge.sources import CptvSource, RecordingSource, Source, open_recording
 from edge.sources.cptv import unpack_signed
 

@@ -1,5 +1,5 @@
 """Synthetic scenes: determinism, labels against the spec, and the physics read straight from
-thermal.u16 with numpy (no pipeline module is trusted here except edge.bodytemp)."""
+thermal.u16 with numpy (no pipeline module is trusted here except edge.core.bodytemp)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,10 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.bodytemp import body_from_skin_c, skin_from_body_c
+from edge.core.bodytemp import body_from_skin_c, skin_from_body_c
+from edge.core.types import ReferenceSpec
 from edge.errors import ConfigError
-from edge.model import ReferenceSpec
-from edge.sources.writer import KELVIN_OFFSET_C, RecordingWriter, counts_from_c
-from edge.synth import (
+from edge.sim.thermal import (
     EPOCH_NS,
     MEASURABLE_HEAD_PX,
     SceneSpec,
@@ -25,6 +24,7 @@ from edge.synth import (
     drift_offset_c,
     synthesize,
 )
+from edge.sources.writer import KELVIN_OFFSET_C, RecordingWriter, counts_from_c
 
 F32 = npt.NDArray[np.float32]
 CENTIKELVIN_STEP_C = 0.01
@@ -34,7 +34,7 @@ SMALL = SceneSpec(people=4, pair_fraction=0.5, passers=1, seed=7)
 
 
 class Scene:
-    """A synthesised folder read back with the test's own decoder (not edge.radiometry)."""
+    """A synthesised folder read back with the test's own decoder (not edge.thermal.radiometry)."""
 
     def __init__(self, folder: Path, spec: SceneSpec, summary: SynthSummary) -> None:
         self.folder, self.spec, self.summary = folder, spec, summary

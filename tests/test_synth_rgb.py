@@ -17,12 +17,12 @@ import numpy.typing as npt
 import pytest
 from shared import shared_data_dir
 
-from edge.bodytemp import skin_from_body_c
+from edge.core.bodytemp import skin_from_body_c
+from edge.core.types import RgbFrame, ThermalFrame
 from edge.errors import ConfigError
-from edge.model import RgbFrame, ThermalFrame
+from edge.sim.rgb import RgbSceneSpec, RgbSynthSummary, rgb_to_thermal, synthesize_rgb
 from edge.sources import open_recording
 from edge.sources.writer import RecordingWriter
-from edge.synth_rgb import RgbSceneSpec, RgbSynthSummary, rgb_to_thermal, synthesize_rgb
 from edge.vision.geometry import inner_canthi, map_points
 
 F32 = npt.NDArray[np.float32]

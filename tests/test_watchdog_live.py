@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
+from edge.app.live import LiveGate
 from edge.config import validate
-from edge.live import LiveGate
-from edge.synth import SceneSpec, synthesize
+from edge.sim.thermal import SceneSpec, synthesize
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker]
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from edge.core.types import Frame, RecordingMeta
 from edge.errors import RecordingError
-from edge.model import Frame, RecordingMeta
 from edge.sources.cptv import CptvSource
 from edge.sources.recording import RecordingSource
 

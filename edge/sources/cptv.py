@@ -28,8 +28,8 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.types import RecordingMeta, ThermalFrame, ThermalStreamMeta
 from edge.errors import RecordingError
-from edge.model import RecordingMeta, ThermalFrame, ThermalStreamMeta
 
 MAGIC = b"CPTV"
 SUPPORTED_VERSION = 2

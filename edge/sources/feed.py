@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from edge.model import Frame, RgbFrame, ThermalFrame
+from edge.core.types import Frame, RgbFrame, ThermalFrame
 from edge.sources import open_recording
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.model import Frame, RgbFrame, ThermalFrame
+from edge.core.types import Frame, RgbFrame, ThermalFrame
 
 log = logging.getLogger(__name__)
 

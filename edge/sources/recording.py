@@ -19,8 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from edge.errors import RecordingError
-from edge.model import (
+from edge.core.types import (
     Frame,
     RecordingMeta,
     ReferenceSpec,
@@ -28,6 +27,7 @@ from edge.model import (
     ThermalFrame,
     ThermalStreamMeta,
 )
+from edge.errors import RecordingError
 
 FORMAT_NAME = "gate-edge-recording"
 CSV_HEADER = "index,t_ns"

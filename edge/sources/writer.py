@@ -3,7 +3,7 @@ frames to a folder.
 
 meta.json is written last, on a clean close: a folder without it is not a recording, so a
 writer that crashed half-way leaves something every reader rejects instead of a recording
-that silently ends early. Decoding (counts -> degC) belongs to edge.radiometry; the encode
+that silently ends early. Decoding (counts -> degC) belongs to edge.thermal.radiometry; the encode
 side lives here because only producers of recordings need it.
 """
 
@@ -19,8 +19,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.types import ENCODINGS, Encoding, ReferenceSpec
 from edge.errors import RecordingError
-from edge.model import ENCODINGS, Encoding, ReferenceSpec
 
 KELVIN_OFFSET_C = 273.15
 CENTIKELVIN_PER_K = 100.0

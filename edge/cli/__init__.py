@@ -1,0 +1,10 @@
+"""The command line: argument parsing and printing only, one module per command group
+(`main`: pipeline and gate commands, `models`, `backend`), the operators' `tail` and the
+`demo`. Calls into `edge.app`, `edge.sim` and `edge.evaluation`; nothing imports it.
+
+Commands and flags: docs/cli.md.
+"""
+
+from edge.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,125 @@
+"""Backend-side helpers on the command line (DESIGN section 5): `keygen` and `push`.
+
+Argument parsing and printing only; the work is in edge.commands.verify and
+edge.transport.mqtt. Registered
+by edge.cli.main.build_parser through `add_backend_commands(sub)`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edge.cli.util import add_command
+from edge.errors import ConfigError
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    from edge.commands.verify import generate_keypair, load_public_keys
+
+    private_path, public_path = generate_keypair(args.dir)
+    (kid,) = load_public_keys([public_path])  # read back: what a gate will load
+    print(f"kid {kid}")
+    print(f"public key:  {public_path}   (copy to every gate that must obey this key)")
+    print(f"private key: {private_path}   (mode 600; keep it on the backend, never on a gate)")
+    return 0
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError('must be a JSON object, e.g. \'{"mode": "strict"}\'')
+    return value
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from edge.commands.verify import command_topic, load_private_key, sign_command
+    from edge.config import load_config, with_overrides
+    from edge.transport.address import BrokerOptions
+    from edge.transport.events import check_topic_level
+    from edge.transport.mqtt import publish_once
+
+    # --config only supplies the broker (URL, credentials, TLS) and the topic prefix; the
+    # target always comes from --site/--gate so a gate's config cannot redirect a push.
+    settings = with_overrides(load_config(args.config), broker=args.broker)
+    cfg = settings.mqtt
+    prefix = args.prefix or cfg.prefix
+    for value, what in ((args.site, "--site"), (prefix, "--prefix")):
+        try:
+            check_topic_level(value, what)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    if args.gate != "*":
+        try:
+            check_topic_level(args.gate, "--gate")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    key = load_private_key(args.key)
+    payload = sign_command(key, args.name, args.args, args.site, args.gate, args.ttl)
+    topic = command_topic(prefix, args.site, args.gate, args.name)
+    options = BrokerOptions(
+        url=cfg.broker,
+        credentials_file=cfg.credentials_file,
+        ca_file=cfg.ca_file,
+        cert_file=cfg.cert_file,
+        key_file=cfg.key_file,
+        connect_timeout_s=cfg.connect_timeout_s,
+    )
+    publish_once(options, topic, payload, timeout_s=cfg.connect_timeout_s)
+    command_id = json.loads(payload)["id"]
+    target = "every gate of the site" if args.gate == "*" else f"gate {args.gate}"
+    print(
+        f"{args.name} id {command_id} -> {topic} ({target}; acknowledged by {cfg.broker}, "
+        f"expires in {args.ttl:g} s)"
+    )
+    return 0
+
+
+def _ttl(text: str) -> float:
+    from edge.commands.verify import MAX_TTL_S
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds, e.g. 300") from None
+    if not 0 < value <= MAX_TTL_S:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be > 0 and <= {MAX_TTL_S}")
+    return value
+
+
+def add_backend_commands(sub: SubParsers) -> None:
+    """Register `keygen` and `push` on the gate-edge subcommand parser."""
+    p = add_command(
+        sub,
+        "keygen",
+        cmd_keygen,
+        "write a new Ed25519 command-signing key pair (cmd-KID.key.pem, cmd-KID.pub.pem)",
+        "gate-edge keygen /etc/gate-edge/keys",
+    )
+    p.add_argument("dir", type=Path, help="directory for the two PEM files (created, mode 700)")
+
+    p = add_command(
+        sub,
+        "push",
+        cmd_push,
+        "sign a command and publish it to a gate (or a whole site), QoS 1, waiting for PUBACK",
+        "gate-edge push quarantine.set --key keys/cmd-0123456789abcdef.key.pem --site s1 "
+        "--gate '*' --args '{\"subjects\": [\"resident-0007\"]}' --broker mqtt://127.0.0.1:1883",
+    )
+    p.add_argument("name", help="command name, e.g. quarantine.set (one topic level)")
+    p.add_argument("--key", type=Path, required=True, help="private key from `gate-edge keygen`")
+    p.add_argument("--site", required=True, help="site name (topic level)")
+    p.add_argument("--gate", default="*", help="gate name, or '*' for every gate (default)")
+    p.add_argument("--args", type=_json_object, default={}, help="JSON object (default {})")
+    p.add_argument("--ttl", type=_ttl, default=300.0, help="seconds until it expires (300)")
+    p.add_argument("--config", type=Path, help="TOML config: broker, credentials, TLS, prefix")
+    p.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
+    p.add_argument("--prefix", help="topic prefix (default: the config's, else 'gate')")

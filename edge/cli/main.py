@@ -1,0 +1,365 @@
+"""Command line: argument parsing only, one function per command (see DESIGN section 5)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge import __version__
+from edge.cli.backend import add_backend_commands
+from edge.cli.models import add_model_commands
+from edge.cli.util import add_command
+from edge.config import Settings, load_config, with_overrides
+from edge.core.types import Decision
+from edge.errors import EdgeError
+
+if TYPE_CHECKING:
+    from edge.cli.util import SubParsers
+
+log = logging.getLogger("edge")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_config(args.config)
+    return with_overrides(settings, broker=args.broker, site=args.site, gate=args.gate)
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    if text == "realtime":
+        return 1.0
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: use max, realtime or a factor") from None
+    if not 0 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"{text!r}: the factor must be in (0, 1000]")
+    return value
+
+
+def _decision_line(d: Decision) -> str:
+    t = d.temperature
+    mark = "FEVER    " if d.type == "fever" else "screening"
+    return (
+        f"{mark} track {d.track:<4} {t.body_c:5.2f} C (skin {t.skin_c:.2f}, {t.samples} samples,"
+        f" ref {'ok' if t.reference_ok else 'NOT ok'})"
+    )
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from edge.app.wiring import replay
+
+    settings = _settings(args)
+    result = replay(
+        settings,
+        args.recording,
+        speed=args.speed,
+        publish=not args.offline,
+        on_decision=(lambda d: print(_decision_line(d), flush=True)) if args.verbose else None,
+    )
+    rate = result.thermal_frames / result.wall_s if result.wall_s > 0 else float("inf")
+    realtime = result.footage_s / result.wall_s if result.wall_s > 0 else float("inf")
+    where = "offline" if args.offline else f"acknowledged by {settings.mqtt.broker}"
+    print(
+        f"{args.recording}: {result.thermal_frames} thermal frames, {len(result.decisions)} "
+        f"events ({where}); {rate:.0f} frames/s, {realtime:.1f}x real time"
+    )
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    if args.rgb:
+        return _synth_rgb(args)
+    from edge.sim.thermal import SceneSpec, synthesize
+
+    spec = SceneSpec(
+        people=args.people,
+        passers=args.passers,
+        fever_fraction=args.fever_fraction,
+        pair_fraction=args.pair_fraction,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+        seed=args.seed,
+        rotate=args.rotate,
+        encoding=args.encoding,
+        noise_c=args.noise_c,
+        drift_c=args.drift_c,
+    )
+    summary = synthesize(args.out, spec)
+    print(
+        f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} "
+        f"pairs) + {summary.passers} passers, {summary.frames} frames, {summary.duration_s:.0f} s"
+    )
+    return 0
+
+
+def _synth_rgb(args: argparse.Namespace) -> int:
+    from edge.sim.rgb import synthesize_rgb
+    from edge.sim.rgb_plan import RgbSceneSpec
+
+    spec = RgbSceneSpec(
+        people=args.people,
+        fever_fraction=args.fever_fraction,
+        pair_fraction=args.pair_fraction,
+        seed=args.seed,
+        faces_dir=args.faces,
+        noise_c=args.noise_c,
+        drift_c=args.drift_c,
+    )
+    summary = synthesize_rgb(args.out, spec)
+    print(
+        f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} pairs,"
+        f" {len(set(summary.subjects))} identities), {summary.rgb_frames} RGB + "
+        f"{summary.thermal_frames} thermal frames, {summary.duration_s:.0f} s"
+    )
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from edge.app.wiring import replay
+    from edge.evaluation.evaluate import format_report, load_labels, match, summary_table
+
+    settings = _settings(args)
+    people = load_labels(args.recording)
+    result = replay(settings, args.recording, publish=not args.offline)
+    report = match(result.decisions, people, result.meta, settings.thermal.rotate_deg)
+    print(format_report(report))
+    print()
+    print(summary_table(report))
+    if args.plot is not None:
+        from edge.evaluation.plot import plot_report
+
+        plot_report(report, args.plot, settings.screening.threshold_c, args.recording.name)
+        print(f"plot: {args.plot}")
+    return 0 if report.all_ok else 1
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from edge.app.wiring import broker_options
+    from edge.cli.tail import run_tail
+
+    settings = _settings(args)
+    return run_tail(
+        settings.mqtt.broker,
+        settings.mqtt.prefix,
+        args.site,
+        args.gate,
+        args.type or None,
+        args.json,
+        sys.stdout,
+        args.count,
+        args.timeout,
+        options=broker_options(settings),
+    )
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from edge.app.wiring import broker_options, config_hash
+    from edge.models import check_models
+    from edge.transport.mqtt import check_broker
+
+    settings = _settings(args)
+    print(f"config: ok ({args.config or 'defaults'}, hash {config_hash(settings)})")
+    problems = check_models() if settings.mode != "thermal" else []
+    for problem in problems:
+        print(f"models: {problem}", file=sys.stderr)
+    if not problems:
+        print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
+    if not args.no_broker:
+        # Connects without a will and publishes nothing: a running gate's status must not flap.
+        check_broker(broker_options(settings))
+        gate = f"{settings.gate.site}/{settings.gate.gate}"
+        print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
+    return 5 if problems else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from edge.app.live import LiveGate
+
+    return LiveGate(_settings(args)).run()
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from edge.evaluation.calibrate import fit, read_pairs, write_into_config
+
+    rgb, thermal = read_pairs(args.pairs)
+    cal = fit(rgb, thermal)
+    print(
+        f"homography from {cal.pairs} pairs ({cal.inliers} inliers): reprojection error "
+        f"rms {cal.rms_px:.2f} px, max {cal.max_px:.2f} px (thermal pixels)"
+    )
+    for row in cal.homography.tolist():
+        print("  [" + ", ".join(f"{v: .6g}" for v in row) + "]")
+    if args.config is not None and not args.dry_run:
+        write_into_config(args.config, cal.homography)
+        print(f"written to {args.config} [registration] rgb_to_thermal")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from edge.cli.demo import run_demo
+
+    return run_demo(
+        args.out, people=args.people, seed=args.seed, speed=args.speed, rgb=not args.thermal_only
+    )
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", type=Path, help="TOML config file (see configs/)")
+    p.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
+    p.add_argument("--site", help="site name (topic level)")
+    p.add_argument("--gate", help="gate name (topic level)")
+
+
+def _add_pipeline_commands(sub: SubParsers) -> None:
+    p = add_command(
+        sub,
+        "replay",
+        cmd_replay,
+        "replay a recording (folder or .cptv) through the pipeline",
+        "gate-edge replay ../shared/data/thermal/cptv/20210325-091249.cptv "
+        "--config configs/thermal-kiosk.toml --broker mqtt://127.0.0.1:1883",
+    )
+    _common(p)
+    p.add_argument("recording", type=Path)
+    p.add_argument("--speed", type=_speed, default=None, help="max (default), realtime or a factor")
+    p.add_argument("--offline", action="store_true", help="no broker: decide and print only")
+
+    p = add_command(
+        sub,
+        "eval",
+        cmd_eval,
+        "replay a labelled recording and score it per person",
+        "gate-edge eval out/scene --offline",
+    )
+    _common(p)
+    p.add_argument("recording", type=Path)
+    p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
+    p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
+
+    p = add_command(
+        sub,
+        "synth",
+        cmd_synth,
+        "synthesise a labelled scene (recording v1): thermal-only, or --rgb for RGB + thermal",
+        "gate-edge synth out/scene --people 24 --seed 1   (or: --rgb --faces DIR)",
+    )
+    p.add_argument("out", type=Path)
+    p.add_argument("--people", type=int, default=24)
+    p.add_argument("--passers", type=int, default=2, help="people who stay too far to measure")
+    p.add_argument("--fever-fraction", type=float, default=0.25)
+    p.add_argument("--pair-fraction", type=float, default=0.34)
+    p.add_argument("--width", type=int, default=160)
+    p.add_argument("--height", type=int, default=120)
+    p.add_argument("--fps", type=float, default=9.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270))
+    p.add_argument("--encoding", default="centikelvin", choices=("centikelvin", "p2pro", "linear"))
+    p.add_argument("--noise-c", type=float, default=0.08)
+    p.add_argument("--drift-c", type=float, default=0.4)
+    p.add_argument("--rgb", action="store_true", help="RGB + thermal scene with real face photos")
+    p.add_argument(
+        "--faces",
+        type=Path,
+        help="--rgb: folder of face photos (default: a "
+        "public-domain portrait from matplotlib's sample data)",
+    )
+
+
+def _add_gate_commands(sub: SubParsers) -> None:
+    p = add_command(
+        sub,
+        "tail",
+        cmd_tail,
+        "print one readable line per event (operators)",
+        "gate-edge tail --broker mqtt://127.0.0.1:1883 --type fever",
+    )
+    _common(p)
+    p.add_argument("--json", action="store_true", help="raw JSON payloads, one per line")
+    p.add_argument("--type", action="append", help="only this event type (repeatable)")
+    p.add_argument("--count", type=int, help="stop after this many events")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+
+    p = add_command(
+        sub,
+        "check",
+        cmd_check,
+        "validate the config and reach the broker",
+        "gate-edge check --config configs/thermal-kiosk.toml",
+    )
+    _common(p)
+    p.add_argument("--no-broker", action="store_true", help="check the config only")
+
+    p = add_command(
+        sub,
+        "run",
+        cmd_run,
+        "run the gate until SIGTERM (systemd: Type=notify, watchdog); frames from [source]",
+        "gate-edge run --config /etc/gate-edge/config.toml",
+    )
+    _common(p)
+
+    p = add_command(
+        sub,
+        "calibrate",
+        cmd_calibrate,
+        "compute the RGB -> thermal homography from point pairs and write it into the config",
+        "gate-edge calibrate pairs.csv --config /etc/gate-edge/config.toml",
+    )
+    p.add_argument("pairs", type=Path, help="CSV: rgb_x,rgb_y,thermal_x,thermal_y per line")
+    p.add_argument("--config", type=Path, help="TOML config to update (comments are kept)")
+    p.add_argument("--dry-run", action="store_true", help="print, do not write")
+
+    p = add_command(
+        sub,
+        "demo",
+        cmd_demo,
+        "synthesise a scene, start a private Mosquitto, replay into it, show the events",
+        "gate-edge demo --people 12",
+    )
+    p.add_argument("--out", type=Path, default=Path("out/demo"))
+    p.add_argument("--people", type=int, default=12)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--speed", type=_speed, default=4.0, help="replay speed (default 4x)")
+    p.add_argument("--thermal-only", action="store_true", help="the thermal-only kiosk scene")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gate-edge",
+        description="Gate-screening edge process: thermal fever screening, events over MQTT.",
+        epilog="example:\n  gate-edge demo",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"gate-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress (INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_pipeline_commands(sub)
+    _add_gate_commands(sub)
+    add_backend_commands(sub)
+    add_model_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code = int(args.func(args))
+    except EdgeError as exc:
+        print(f"gate-edge {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return code

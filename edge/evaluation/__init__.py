@@ -1,0 +1,5 @@
+"""Measuring the gate against truth: scoring a replay against labels, plots, the RGB ->
+thermal calibration fit and the FDA skin -> body fit.
+
+May import every package except `cli`; nothing in the gate path imports it.
+"""

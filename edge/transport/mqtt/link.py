@@ -1,0 +1,143 @@
+"""A paho client in its own network thread; the base of every MQTT role here."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+
+from edge.errors import BrokerError, ConfigError
+from edge.transport.address import (
+    BrokerAddress,
+    BrokerOptions,
+    parse_broker_url,
+    read_credentials,
+    tls_context,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_INFLIGHT = 100
+
+
+def _not_shutdown_noise(record: logging.LogRecord) -> bool:
+    # paho 2.2's network thread runs once more after a clean disconnect() and logs this at
+    # ERROR; operators would read it as a fault.
+    return not record.getMessage().startswith("Client is not connected.")
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_not_shutdown_noise)
+
+
+def _new_client(
+    options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool = True
+) -> Any:
+    has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
+    if has_tls_files and not address.tls:
+        raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
+    # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
+    # broker's session) is what keeps unacknowledged events across reconnects and restarts.
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+        protocol=MQTTProtocolVersion.MQTTv311,
+    )
+    client.enable_logger(_paho_log)
+    client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
+    client.connect_timeout = options.connect_timeout_s
+    client.reconnect_delay_set(options.reconnect_min_s, options.reconnect_max_s)
+    if options.credentials_file is not None:
+        client.username_pw_set(*read_credentials(options.credentials_file))
+    if address.tls:
+        client.tls_set_context(tls_context(options))
+    return client
+
+
+class _Link:
+    """A paho client in its own network thread, with fail-fast first-connect rules.
+
+    The first connect must succeed within the timeout or raise BrokerError (bad URL, nothing
+    listening, TLS failure, refused credentials). After that, outages are survived by paho's
+    reconnect loop with bounded exponential backoff.
+    """
+
+    def __init__(
+        self, options: BrokerOptions, client_id: str, clean_session: bool = True
+    ) -> None:
+        self.options = options
+        self.address = parse_broker_url(options.url)
+        self._client = _new_client(options, self.address, client_id, clean_session)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._first_connack = threading.Event()
+        self._refusal: str | None = None
+        self._online = threading.Event()
+        self._stopped = False
+
+    @property
+    def connected(self) -> bool:
+        return self._online.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        return self._online.wait(timeout_s)
+
+    def _open_background(self) -> None:
+        """Start connecting without waiting: a live gate must come up and keep measuring
+        (events wait in the outbox) when the broker is down at boot."""
+        self._client.connect_async(self.address.host, self.address.port, self.options.keepalive_s)
+        self._client.loop_start()
+
+    def _open(self) -> None:
+        try:
+            self._client.connect(self.address.host, self.address.port, self.options.keepalive_s)
+        except OSError as exc:  # refused, unreachable, DNS, TLS handshake/verification
+            raise BrokerError(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
+        self._client.loop_start()
+        timeout_s = self.options.connect_timeout_s
+        if not self._first_connack.wait(timeout_s):
+            self._stop_client()
+            raise BrokerError(
+                f"MQTT broker {self.address} accepted TCP but sent no CONNACK within {timeout_s} s "
+                "(not an MQTT broker, or TLS expected: try mqtts://)"
+            )
+        if self._refusal is not None:
+            self._stop_client()
+            hint = f"check {self.options.credentials_file}" if self.options.credentials_file \
+                else "the broker may require a credentials file"
+            raise BrokerError(
+                f"MQTT broker {self.address} refused the connection: {self._refusal} ({hint})"
+            )
+
+    def _stop_client(self) -> None:
+        self._stopped = True
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._online.clear()
+
+    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if reason.is_failure:
+            if not self._first_connack.is_set():
+                self._refusal = str(reason)
+                self._first_connack.set()
+            else:
+                log.warning("broker %s refused reconnection: %s; retrying", self.address, reason)
+            return
+        self._online.set()  # before the hook, so work the hook wakes sees the link as up
+        self._connected(client)
+        self._first_connack.set()
+
+    def _on_disconnect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        was_online = self._online.is_set()
+        self._online.clear()
+        if was_online and not self._stopped:
+            log.warning("lost MQTT broker %s (%s); reconnecting", self.address, reason)
+        self._disconnected()
+
+    def _connected(self, client: Any) -> None:
+        """Hook, network thread: runs on every successful (re)connect."""
+
+    def _disconnected(self) -> None:
+        """Hook, network thread."""
