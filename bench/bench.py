@@ -24,7 +24,7 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from edge.app.wiring import replay  # noqa: E402
+from edge.app.replay import replay  # noqa: E402
 from edge.config import validate  # noqa: E402
 from edge.sim.thermal import SceneSpec, synthesize  # noqa: E402
 from edge.thermal.face_max import FaceMaxLocalMean, face_stat_naive_c  # noqa: E402

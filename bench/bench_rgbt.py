@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from edge.config import validate  # noqa: E402
 from edge.core.evidence import Evidence  # noqa: E402
-from edge.core.types import RecordingMeta, RgbFrame, ThermalFrame, ThermalStreamMeta  # noqa: E402
+from edge.core.types import RgbFrame, StreamInfo, ThermalFrame, ThermalStreamMeta  # noqa: E402
 from edge.pipeline.rgb_thermal import RgbThermalPipeline  # noqa: E402
 from edge.thermal.canthus import CanthusSampler  # noqa: E402
 from edge.vision.geometry import inner_canthi, map_points  # noqa: E402
@@ -103,7 +103,7 @@ def bench_end_to_end(analyzer: FaceAnalyzer) -> None:
     print("| faces in view | RGB frames/s | x real time |")
     print("|---|---|---|")
     settings = validate({}, "bench")
-    meta = RecordingMeta(
+    meta = StreamInfo(
         Path("bench"), "recording-v1", ThermalStreamMeta(160, 120, "centikelvin", fps=9.0),
         True, H_RGB_TO_THERMAL,
     )

@@ -1,6 +1,7 @@
 """`gate-edge run`: the long-running gate, as systemd starts it.
 
-Part of the composition root (edge/app.py holds the shared wiring). Threads: capture
+Part of the composition root (edge.app.wiring holds the shared wiring, edge.app.runner the
+frame loop it shares with replay). Threads: capture
 (edge.sources.guard.Capture) hands over the latest frames; this module's loop owns the
 pipeline and all mutable state; paho's thread and the drain thread move events from the
 outbox to the broker; the watchdog thread pings systemd while this loop makes progress.
@@ -12,18 +13,21 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
+from edge.app.checkpoint import Checkpoint
+from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
-from edge.app.wiring import build_pipeline, metrics_payload, open_publisher
-from edge.commands.inbox import HANDLERS, CommandInbox
-from edge.commands.verify import CommandVerifier, load_public_keys
+from edge.app.wiring import build_pipeline, command_handlers, metrics_payload, open_publisher
+from edge.commands.inbox import CommandInbox
+from edge.commands.keys import load_public_keys
+from edge.commands.verify import CommandVerifier
 from edge.config import Settings
+from edge.core.types import Decision, Frame
 from edge.errors import ConfigError
 from edge.sources import open_recording
-from edge.sources.feed import Checkpoint, ReplayFeed
+from edge.sources.feed import ReplayFeed
 from edge.sources.guard import Capture, FrameCheck, FrameGuard
 from edge.transport.mqtt import Publisher
 
@@ -86,17 +90,37 @@ class LiveGate:
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
         self._meta = meta
+        handlers = command_handlers(self.pipeline)
         verifier = CommandVerifier(
             load_public_keys(list(settings.commands.trusted_keys)),
             settings.gate.site,
             settings.gate.gate,
-            allowed=frozenset(HANDLERS),
+            allowed=handlers.names(),
             prefix=settings.mqtt.prefix,
             max_skew_s=settings.commands.max_skew_s,
         )
-        self.commands = CommandInbox(verifier)
-        self.frames = 0
-        self.decisions = 0
+        self.commands = CommandInbox(verifier, handlers)
+        self.loop = RunLoop(
+            self.pipeline,
+            self._submit,
+            hooks=LoopHooks(
+                before_frame=self._between_frames,
+                admit=self.guard.admit,
+                after_frame=self._after_frame,
+                on_idle=self._on_idle,
+                metrics=self._publish_metrics,
+            ),
+            metrics_interval_s=settings.mqtt.metrics_interval_s,
+            stop=self.stop,
+        )
+
+    @property
+    def frames(self) -> int:
+        return sum(self.loop.frames.values())
+
+    @property
+    def decisions(self) -> int:
+        return self.loop.decisions
 
     def run(self) -> int:
         """Until SIGTERM/SIGINT (or `stop`), or until a non-looping source ends."""
@@ -111,7 +135,7 @@ class LiveGate:
         self.notifier.ready()
         ended = False
         try:
-            ended = self._loop(publisher)
+            ended = self.loop.run(self.capture)
         finally:
             self.notifier.stopping()
             self.capture.stop()
@@ -120,9 +144,7 @@ class LiveGate:
             # Open tracks are decided only when the footage ended: after SIGTERM the person
             # is still at the gate and is measured again once the gate is back.
             if ended:
-                for decision in self.pipeline.finish():
-                    publisher.submit(decision)
-                    self.decisions += 1
+                self.loop.finish()
             if self.guard.last_t_ns is not None:
                 self.checkpoint.save(
                     self.guard.last_t_ns, self.pipeline.evidence.decided_boxes(), force=True
@@ -136,46 +158,37 @@ class LiveGate:
             outbox.close()
         return 0
 
-    def _loop(self, publisher: Publisher) -> bool:
-        """True when the source ended, False when asked to stop."""
-        cfg = self.settings
-        started = last_frame = time.monotonic()
-        next_metrics = started + cfg.mqtt.metrics_interval_s
-        while not self.stop.is_set():
-            self.watchdog.kick()
-            self.commands.apply_pending(self.pipeline.evidence)
-            try:
-                frame = self.capture.get(0.5)
-            except EOFError:
-                return True
-            now = time.monotonic()
-            if frame is None:
-                if now - last_frame > cfg.source.stall_s:
-                    log.error("no frame for %.0f s: reopening the source", now - last_frame)
-                    self.capture.request_reopen()
-                    last_frame = now
-            else:
-                last_frame = now
-                admitted = self.guard.admit(frame)
-                if admitted is not None:
-                    self.frames += 1
-                    decisions = self.pipeline.process(admitted)
-                    for decision in decisions:
-                        publisher.submit(decision)  # committed to the outbox: never lost
-                        self.decisions += 1
-                    # Right after a decision the checkpoint must know it, or a crash in the
-                    # next second would have the restarted gate measure that person again.
-                    self.checkpoint.save(
-                        admitted.t_ns, self.pipeline.evidence.decided_boxes(), force=bool(decisions)
-                    )
-            if now >= next_metrics:
-                publisher.publish_metrics(self.metrics(now - started))
-                next_metrics = now + cfg.mqtt.metrics_interval_s
-        return False
+    # --- the run loop's hooks (pipeline thread) ---------------------------------------------
+
+    def _submit(self, decision: Decision) -> None:
+        assert self.publisher is not None
+        self.publisher.submit(decision)  # committed to the outbox: never lost
+
+    def _between_frames(self) -> None:
+        self.watchdog.kick()
+        self.commands.apply_pending()
+
+    def _after_frame(self, frame: Frame, decisions: list[Decision]) -> None:
+        # Right after a decision the checkpoint must know it, or a crash in the next second
+        # would have the restarted gate measure that person again.
+        self.checkpoint.save(
+            frame.t_ns, self.pipeline.evidence.decided_boxes(), force=bool(decisions)
+        )
+
+    def _on_idle(self, idle_s: float) -> bool:
+        if idle_s <= self.settings.source.stall_s:
+            return False
+        log.error("no frame for %.0f s: reopening the source", idle_s)
+        self.capture.request_reopen()
+        return True
+
+    def _publish_metrics(self, uptime_s: float) -> None:
+        assert self.publisher is not None
+        self.publisher.publish_metrics(self.metrics(uptime_s))
 
     def metrics(self, uptime_s: float) -> dict[str, object]:
         assert self.publisher is not None
-        payload = metrics_payload(self.pipeline, self.publisher, self.frames, uptime_s)
+        payload = metrics_payload(self.pipeline, self.publisher, self.loop.frames, uptime_s)
         stats = self.publisher.stats()
         payload["reconnects"] = max(0, int(str(stats.get("connects", 0))) - 1)
         payload["dropped_frames"] = {

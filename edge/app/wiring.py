@@ -1,7 +1,8 @@
-"""Composition root: wires a source, the pipeline, the outbox and the MQTT publisher.
+"""Composition root: builds the pipeline (and its parameters), the outbox and the MQTT
+publisher from the config, and the metrics body.
 
 The only place that knows about every stage. Everything here is glue; decisions live in
-edge.pipeline.thermal / edge.core.decide, I/O in edge.sources and edge.transport.mqtt.
+edge.pipeline and edge.core.decide, I/O in edge.sources and edge.transport.
 """
 
 from __future__ import annotations
@@ -10,35 +11,24 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Protocol
+from collections.abc import Callable, Mapping
+
+import numpy as np
 
 from edge import __version__
+from edge.commands.handlers import HandlerRegistry, ScreeningSetArgs
 from edge.config import Settings
-from edge.core.evidence import Evidence
-from edge.core.types import Decision, Frame, RecordingMeta, ThermalFrame
+from edge.core.types import StreamInfo
 from edge.errors import BrokerError, ConfigError
-from edge.pipeline.thermal import FrameReport, ThermalPipeline
-from edge.sources import open_recording
-from edge.sources.feed import Pacer
+from edge.pipeline.base import FaceParams, Pipeline, PipelineParams, ScreeningParams
+from edge.pipeline.thermal import ThermalPipeline
+from edge.thermal.front import FrontParams
+from edge.thermal.heads import HeadSizing
 from edge.transport.events import info_payload
 from edge.transport.mqtt import BrokerOptions, Publisher
 from edge.transport.outbox import Outbox
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class ReplayResult:
-    meta: RecordingMeta
-    decisions: list[Decision] = field(default_factory=list)
-    thermal_frames: int = 0
-    rgb_frames: int = 0
-    footage_s: float = 0.0
-    wall_s: float = 0.0
-    published: int = 0
 
 
 def broker_options(settings: Settings) -> BrokerOptions:
@@ -59,7 +49,7 @@ def config_hash(settings: Settings) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _models_info(meta: RecordingMeta | None) -> dict[str, object]:
+def _models_info(meta: StreamInfo | None) -> dict[str, object]:
     """name -> sha256 of the face models this gate uses (RGB streams only)."""
     if meta is None or not meta.has_rgb:
         return {}
@@ -70,7 +60,7 @@ def _models_info(meta: RecordingMeta | None) -> dict[str, object]:
 
 def open_publisher(
     settings: Settings,
-    meta: RecordingMeta | None,
+    meta: StreamInfo | None,
     *,
     wait_for_broker: bool = True,
     on_command: Callable[[str, bytes], None] | None = None,
@@ -109,25 +99,16 @@ def open_publisher(
         raise
 
 
-class Pipeline(Protocol):
-    """What every screening mode offers the composition root."""
-
-    evidence: Evidence
-    last: FrameReport | None
-    uses_rgb: bool  # whether RGB frames are worth feeding it
-
-    def process(self, frame: Frame) -> list[Decision]: ...
-    def finish(self) -> list[Decision]: ...
-
-
 def metrics_payload(
-    pipeline: Pipeline, publisher: Publisher, frames: int, wall_s: float
+    pipeline: Pipeline, publisher: Publisher, frames: Mapping[str, int], wall_s: float
 ) -> dict[str, object]:
+    """The `metrics` topic's body; `frames` counts processed frames by stream."""
     report = pipeline.last
     ref = report.reference if report else None
+    streams = ("thermal", "rgb") if pipeline.uses_rgb else ("thermal",)
     return {
-        "fps": {"thermal": round(frames / wall_s, 2) if wall_s > 0 else None},
-        "frames": {"thermal": frames},
+        "fps": {s: round(frames.get(s, 0) / wall_s, 2) if wall_s > 0 else None for s in streams},
+        "frames": {s: frames.get(s, 0) for s in streams},
         "heads": report.heads if report else 0,
         "reference": {
             "temp_c": round(ref.reading_c, 2) if ref and ref.reading_c is not None else None,
@@ -138,26 +119,69 @@ def metrics_payload(
     }
 
 
-def build_pipeline(settings: Settings, meta: RecordingMeta) -> Pipeline:
+def pipeline_params(settings: Settings) -> PipelineParams:
+    """The stages' parameters from the config: the only place that reads `Settings` for them."""
+    ref, scr, det, rgb = (
+        settings.thermal.reference, settings.screening, settings.detect, settings.rgb
+    )
+    h = settings.registration.rgb_to_thermal
+    return PipelineParams(
+        front=FrontParams(
+            rotate_deg=settings.thermal.rotate_deg,
+            reference_mode=ref.mode,
+            reference_roi=(ref.roi[0], ref.roi[1], ref.roi[2], ref.roi[3]) if ref.roi else None,
+            reference_temp_c=ref.temp_c,
+        ),
+        screening=ScreeningParams(
+            threshold_c=scr.threshold_c,
+            min_samples=scr.min_samples,
+            decide_samples=scr.decide_samples,
+            ambient_c=scr.ambient_c,
+            skin_offset_c=scr.skin_offset_c,
+            window_px=scr.window_px,
+        ),
+        heads=HeadSizing(
+            person_delta_c=det.person_delta_c,
+            skin_floor_c=det.skin_floor_c,
+            face_band_c=det.face_band_c,
+            min_face_frac=det.min_face_frac,
+            min_face_px=det.min_face_px,
+        ),
+        faces=FaceParams(
+            threads=rgb.threads,
+            score_threshold=rgb.score_threshold,
+            min_face_px=rgb.min_face_px,
+            canthus_radius_px=scr.canthus_radius_px,
+            min_thermal_face_px=scr.min_thermal_face_px,
+            max_pair_ms=scr.max_pair_ms,
+            rgb_to_thermal=None if h is None else np.asarray(h, dtype=np.float64),
+        ),
+    )
+
+
+def build_pipeline(settings: Settings, meta: StreamInfo) -> Pipeline:
     """Thermal-only or RGB + thermal, by `mode` (auto: what the source has)."""
     if meta.thermal is None:
-        raise ConfigError(f"{meta.path}: screening needs a thermal stream; the source has none")
+        raise ConfigError(
+            f"{meta.origin}: screening needs a thermal stream; the source has none"
+        )
     has_registration = (
         meta.rgb_to_thermal is not None or settings.registration.rgb_to_thermal is not None
     )
     mode = settings.mode
     if mode == "auto":
         mode = "rgb_thermal" if meta.has_rgb and has_registration else "thermal"
+    params = pipeline_params(settings)
     if mode == "rgb_thermal":
         if not meta.has_rgb:
-            raise ConfigError(f"mode = 'rgb_thermal': {meta.path} has no RGB stream")
+            raise ConfigError(f"mode = 'rgb_thermal': {meta.origin} has no RGB stream")
         from edge.pipeline.rgb_thermal import RgbThermalPipeline
 
-        return RgbThermalPipeline(settings, meta)
-    return ThermalPipeline(settings, meta.thermal, meta.reference)
+        return RgbThermalPipeline(params, meta)
+    return ThermalPipeline(params, meta.thermal, meta.reference)
 
 
-def _flush_or_fail(publisher: Publisher, settings: Settings) -> None:
+def flush_or_fail(publisher: Publisher, settings: Settings) -> None:
     """Replay's promise: it returns only once the broker acknowledged every event."""
     if not publisher.flush(settings.mqtt.flush_timeout_s):
         raise BrokerError(
@@ -166,66 +190,13 @@ def _flush_or_fail(publisher: Publisher, settings: Settings) -> None:
         )
 
 
-def replay(
-    settings: Settings,
-    recording: Path,
-    *,
-    speed: float | None = None,
-    publish: bool = True,
-    on_decision: Callable[[Decision], None] | None = None,
-) -> ReplayResult:
-    """Replay a recording through the pipeline; with `publish`, every decision goes to the
-    broker and this returns only after the broker acknowledged all of them."""
-    source = open_recording(recording)
-    meta = source.meta
-    pipeline = build_pipeline(settings, meta)
-    publisher, outbox = open_publisher(settings, meta) if publish else (None, None)
-    result = ReplayResult(meta)
-    pacer = Pacer(speed)
-    started = time.monotonic()
-    next_metrics = started + settings.mqtt.metrics_interval_s
-    first_ns = last_ns = None
+def command_handlers(pipeline: Pipeline) -> HandlerRegistry:
+    """What each backend command does on this gate (applied on the pipeline thread)."""
+    registry = HandlerRegistry()
+    evidence = pipeline.evidence
 
-    def emit(decisions: list[Decision]) -> None:
-        for decision in decisions:
-            result.decisions.append(decision)
-            if publisher is not None:
-                publisher.submit(decision)
-                result.published += 1
-            if on_decision is not None:
-                on_decision(decision)
+    def screening_set(args: ScreeningSetArgs) -> None:
+        evidence.apply_screening(threshold_c=args.threshold_c, skin_offset_c=args.skin_offset_c)
 
-    try:
-        for frame in source.frames():
-            pacer.wait(frame.t_ns)
-            first_ns = frame.t_ns if first_ns is None else first_ns
-            last_ns = frame.t_ns
-            if isinstance(frame, ThermalFrame):
-                result.thermal_frames += 1
-            else:
-                result.rgb_frames += 1
-            emit(pipeline.process(frame))
-            now = time.monotonic()
-            if publisher is not None and now >= next_metrics:
-                publisher.publish_metrics(
-                    metrics_payload(pipeline, publisher, result.thermal_frames, now - started)
-                )
-                next_metrics = now + settings.mqtt.metrics_interval_s
-        emit(pipeline.finish())
-        if publisher is not None:
-            uptime_s = time.monotonic() - started
-            publisher.publish_metrics(
-                metrics_payload(pipeline, publisher, result.thermal_frames, uptime_s)
-            )
-            _flush_or_fail(publisher, settings)
-    finally:
-        if publisher is not None:
-            publisher.close()
-        if outbox is not None:
-            outbox.close()
-    result.wall_s = time.monotonic() - started
-    if first_ns is not None and last_ns is not None:
-        fps = meta.thermal.fps if meta.thermal else None
-        frame_s = 1.0 / fps if fps else 0.0
-        result.footage_s = (last_ns - first_ns) / 1e9 + frame_s
-    return result
+    registry.register("screening.set", ScreeningSetArgs, screening_set)
+    return registry

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def cmd_keygen(args: argparse.Namespace) -> int:
-    from edge.commands.verify import generate_keypair, load_public_keys
+    from edge.commands.keys import generate_keypair, load_public_keys
 
     private_path, public_path = generate_keypair(args.dir)
     (kid,) = load_public_keys([public_path])  # read back: what a gate will load
@@ -41,7 +41,9 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
-    from edge.commands.verify import command_topic, load_private_key, sign_command
+    from edge.commands.envelope import command_topic
+    from edge.commands.keys import load_private_key
+    from edge.commands.verify import sign_command
     from edge.config import load_config, with_overrides
     from edge.transport.address import BrokerOptions
     from edge.transport.events import check_topic_level
@@ -84,7 +86,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def _ttl(text: str) -> float:
-    from edge.commands.verify import MAX_TTL_S
+    from edge.commands.envelope import MAX_TTL_S
 
     try:
         value = float(text)

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-from edge.app.wiring import replay
+from edge.app.replay import replay
 from edge.cli.tail import run_tail
 from edge.config import Settings, validate
 from edge.evaluation.evaluate import format_report, load_labels, match

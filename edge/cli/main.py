@@ -52,7 +52,7 @@ def _decision_line(d: Decision) -> str:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from edge.app.wiring import replay
+    from edge.app.replay import replay
 
     settings = _settings(args)
     result = replay(
@@ -122,7 +122,7 @@ def _synth_rgb(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from edge.app.wiring import replay
+    from edge.app.replay import replay
     from edge.evaluation.evaluate import format_report, load_labels, match, summary_table
 
     settings = _settings(args)

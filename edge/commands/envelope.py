@@ -25,9 +25,9 @@ DEFAULT_MAX_BYTES = 16384
 MAX_DEPTH = 32  # nesting of the whole envelope (args included); deeper is bad_schema
 MAX_TTL_S = 7 * 86400  # longest allowed expires - issued
 _NUMBER_CHARS = 40  # longer numeric literals are rejected before int()/float() see them
-_NS_PER_S = 1_000_000_000
+NS_PER_S = 1_000_000_000
 
-_LEVEL = r"[A-Za-z0-9_.-]{1,64}"  # same rule as config's site/gate names
+TOPIC_LEVEL = r"[A-Za-z0-9_.-]{1,64}"  # same rule as config's site/gate names
 NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"  # a command name is one topic level
 _ULID = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,10 +45,10 @@ def parse_iso_utc_ns(text: str) -> int:
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     stamp = datetime(year, month, day, hour, minute, second, tzinfo=UTC)  # ValueError if bad
     fraction = (m.group(7) or "").ljust(9, "0")
-    return (stamp - _EPOCH) // timedelta(seconds=1) * _NS_PER_S + int(fraction)
+    return (stamp - _EPOCH) // timedelta(seconds=1) * NS_PER_S + int(fraction)
 
 
-class _Envelope(BaseModel):
+class Envelope(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
     # "schema" would shadow a BaseModel attribute, hence the alias.
@@ -57,8 +57,8 @@ class _Envelope(BaseModel):
     id: str = Field(pattern=_ULID)
     issued: str = Field(max_length=40)
     expires: str = Field(max_length=40)
-    site: str = Field(pattern=f"^{_LEVEL}$")
-    gate: str = Field(pattern=rf"^(\*|{_LEVEL})$")
+    site: str = Field(pattern=f"^{TOPIC_LEVEL}$")
+    gate: str = Field(pattern=rf"^(\*|{TOPIC_LEVEL})$")
     args: dict[str, Any]
     kid: str = Field(pattern=r"^[0-9a-f]{16}$")
     sig: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$")  # base64 of 64 bytes
@@ -70,16 +70,16 @@ class _Envelope(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _lifetime(self) -> _Envelope:
+    def _lifetime(self) -> Envelope:
         issued, expires = parse_iso_utc_ns(self.issued), parse_iso_utc_ns(self.expires)
         if expires <= issued:
             raise ValueError("expires must be after issued")
-        if expires - issued > MAX_TTL_S * _NS_PER_S:
+        if expires - issued > MAX_TTL_S * NS_PER_S:
             raise ValueError(f"expires is more than {MAX_TTL_S} s after issued")
         return self
 
 
-def _describe(exc: ValidationError) -> str:
+def describe_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"]) or "envelope"
     kind = err["type"]
@@ -123,14 +123,14 @@ def _parse_constant(text: str) -> Any:
     raise ValueError(f"{text} is not JSON")
 
 
-def _loads(text: str) -> Any:
+def loads_strict(text: str) -> Any:
     return json.loads(
         text, object_pairs_hook=_no_duplicates, parse_int=_parse_int, parse_float=_parse_float,
         parse_constant=_parse_constant,
     )
 
 
-def _depth(doc: Any) -> int:
+def json_depth(doc: Any) -> int:
     """Nesting depth of parsed JSON, iteratively (a recursive walk is what an attacker wants)."""
     deepest, stack = 0, [(doc, 1)]
     while stack:

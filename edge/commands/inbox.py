@@ -12,40 +12,21 @@ import logging
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
+from edge.commands.handlers import HandlerRegistry
 from edge.commands.verify import Command, CommandVerifier
-from edge.core.evidence import Evidence
 
 log = logging.getLogger("edge.commands")  # one logger name for every command outcome
 
 
-class ScreeningSetArgs(BaseModel):
-    """`screening.set`: change the fever threshold or the site calibration remotely."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-    threshold_c: float | None = Field(None, ge=35.0, le=40.0)
-    skin_offset_c: float | None = Field(None, ge=-5.0, le=5.0)
-
-
-def _screening_set(evidence: Evidence, args: dict[str, Any]) -> None:
-    parsed = ScreeningSetArgs.model_validate(args)
-    evidence.apply_screening(
-        threshold_c=parsed.threshold_c, skin_offset_c=parsed.skin_offset_c
-    )
-
-
-HANDLERS: dict[str, Callable[[Evidence, dict[str, Any]], None]] = {
-    "screening.set": _screening_set,
-}
-
-
 class CommandInbox:
-    def __init__(self, verifier: CommandVerifier, max_queued: int = 1000) -> None:
+    def __init__(
+        self, verifier: CommandVerifier, handlers: HandlerRegistry, max_queued: int = 1000
+    ) -> None:
         self._verifier = verifier
+        self._handlers = handlers
         self._raw: queue.Queue[tuple[str, bytes] | None] = queue.Queue(max_queued)
         self._accepted: queue.Queue[Command] = queue.Queue()
         self.counters: Counter[str] = Counter()
@@ -72,7 +53,7 @@ class CommandInbox:
             if isinstance(result, Command):
                 self._accepted.put(result)
 
-    def apply_pending(self, evidence: Evidence) -> int:
+    def apply_pending(self) -> int:
         """Pipeline thread: apply every verified command waiting; returns how many applied."""
         applied = 0
         while True:
@@ -81,7 +62,7 @@ class CommandInbox:
             except queue.Empty:
                 return applied
             try:
-                HANDLERS[command.name](evidence, command.args)
+                self._handlers[command.name](command.args)
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"]) or "args"

@@ -1,4 +1,4 @@
-"""Signed commands from the backend to the gates (DESIGN section 4), without paho.
+"""Signed commands from the backend to the gates (docs/commands.md), without paho.
 
 Envelope, schema `gate-edge/cmd/1`, one JSON object per MQTT message:
 
@@ -43,32 +43,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from pydantic import ValidationError
 from ulid import ULID
 
-# The wire format and the key files live in their own modules; their public names are
-# re-exported here so `from edge.commands.verify import ...` keeps working for all of them.
 from edge.commands.envelope import (
-    _LEVEL,
-    _NS_PER_S,
     DEFAULT_MAX_BYTES,
     MAX_DEPTH,
     MAX_TTL_S,
+    NS_PER_S,
     SCHEMA,
-    _depth,
-    _describe,
-    _Envelope,
-    _loads,
+    TOPIC_LEVEL,
+    Envelope,
     canonical_json,
-    command_topic,
+    describe_error,
+    json_depth,
+    loads_strict,
     parse_iso_utc_ns,
 )
-from edge.commands.keys import generate_keypair, key_id, load_private_key, load_public_keys
+from edge.commands.keys import key_id
 from edge.errors import ConfigError
 from edge.transport.events import iso_utc_ms
 
-__all__ = [
-    "DEFAULT_MAX_BYTES", "MAX_DEPTH", "MAX_TTL_S", "REASONS", "SCHEMA", "Command",
-    "CommandVerifier", "Reason", "Rejection", "command_topic", "generate_keypair", "key_id",
-    "load_private_key", "load_public_keys", "parse_iso_utc_ns", "sign_command",
-]
+__all__ = ["REASONS", "Command", "CommandVerifier", "Reason", "Rejection", "sign_command"]
 
 log = logging.getLogger("edge.commands")  # one logger name for every command outcome
 
@@ -161,16 +154,16 @@ def sign_command(
     }
     try:
         unsigned = canonical_json(envelope)
-        _loads(unsigned.decode("ascii"))  # same limits as the gate: long numbers, duplicates
+        loads_strict(unsigned.decode("ascii"))  # same limits as the gate: long numbers, duplicates
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"command {name!r}: args are not plain JSON: {exc}") from None
-    if _depth(envelope) > MAX_DEPTH:
+    if json_depth(envelope) > MAX_DEPTH:
         raise ConfigError(f"command {name!r}: args nested deeper than {MAX_DEPTH} levels")
     envelope["sig"] = base64.b64encode(private_key.sign(unsigned)).decode("ascii")
     try:
-        _Envelope.model_validate(envelope)
+        Envelope.model_validate(envelope)
     except ValidationError as exc:
-        raise ConfigError(f"command {name!r}: {_describe(exc)}") from None
+        raise ConfigError(f"command {name!r}: {describe_error(exc)}") from None
     signed = canonical_json(envelope)
     if len(signed) > max_bytes:
         raise ConfigError(
@@ -239,7 +232,7 @@ class CommandVerifier:
         seen_ids_max: int = 10_000,
     ) -> None:
         for value, what in ((site, "site"), (gate, "gate"), (prefix, "prefix")):
-            if not re.fullmatch(_LEVEL, value):
+            if not re.fullmatch(TOPIC_LEVEL, value):
                 raise ConfigError(f"command verifier: {what} {value!r} is not one topic level")
         for kid, key in trusted.items():
             if key_id(key) != kid:
@@ -249,7 +242,7 @@ class CommandVerifier:
         self._allowed = frozenset(allowed)
         self._clock_ns = clock_ns
         self._max_bytes = max_bytes
-        self._skew_ns = int(max_skew_s * _NS_PER_S)
+        self._skew_ns = int(max_skew_s * NS_PER_S)
         self._seen = _Seen(max(1, seen_ids_max))
         self._lock = threading.Lock()
         self._counts: dict[str, int] = dict.fromkeys((*REASONS, "accepted"), 0)
@@ -326,7 +319,7 @@ class CommandVerifier:
     @staticmethod
     def _parse(text: str) -> dict[str, Any]:
         try:
-            doc = _loads(text)
+            doc = loads_strict(text)
         except RecursionError:
             raise _Reject("not_json", "nested too deep to parse") from None
         except ValueError as exc:  # JSONDecodeError, and our hooks' refusals
@@ -335,18 +328,18 @@ class CommandVerifier:
             raise _Reject("not_json", f"unparseable: {type(exc).__name__}") from None
         if not isinstance(doc, dict):
             raise _Reject("bad_schema", f"envelope: a JSON {type(doc).__name__}, not an object")
-        if _depth(doc) > MAX_DEPTH:
+        if json_depth(doc) > MAX_DEPTH:
             raise _Reject("bad_schema", f"nested deeper than {MAX_DEPTH} levels")
         return doc
 
     @staticmethod
-    def _schema(doc: dict[str, Any]) -> _Envelope:
+    def _schema(doc: dict[str, Any]) -> Envelope:
         try:
-            return _Envelope.model_validate(doc)
+            return Envelope.model_validate(doc)
         except ValidationError as exc:
-            raise _Reject("bad_schema", _describe(exc)) from None
+            raise _Reject("bad_schema", describe_error(exc)) from None
 
-    def _check_topic(self, topic: str, env: _Envelope) -> None:
+    def _check_topic(self, topic: str, env: Envelope) -> None:
         head = f"{self.prefix}/{self.site}/"
         levels = topic[len(head):].split("/") if topic.startswith(head) else []
         if len(levels) == 2 and levels[0] == "cmd":

@@ -1,17 +1,19 @@
-"""The pure decision core: a track's evidence -> at most one temperature decision.
+"""The pure decision core: one person's evidence -> at most one temperature decision.
 
-No I/O, no clock: everything arrives as arguments, so replay and live runs decide alike
-and tests can drive it directly.
+No I/O, no clock, no mutation: everything arrives as arguments and the answer is returned,
+so replay and live runs decide alike and tests can drive it directly. Remembering that a
+person was decided is the caller's job (`edge.core.evidence`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from edge.core.bodytemp import DEFAULT_SITE, body_from_skin_c, site_map
-from edge.core.tracker import Track
+from edge.core.detections import FrameName
 from edge.core.types import Decision, TemperatureReading
 
 
@@ -30,7 +32,25 @@ class DecideParams:
         site_map(self.site)  # an unknown site fails here, when the gate starts, not per person
 
 
-def skin_statistic_c(skin_c: list[float]) -> tuple[float, float]:
+@dataclass(frozen=True, slots=True)
+class PersonEvidence:
+    """What the decision sees of one person (one track).
+
+    skin_c: reference- and site-corrected skin readings of the measured frames, in order.
+    reference_ok: whether the reference was stable at the latest reading.
+    box: the person's last box (x, y, w, h whole pixels) in `frame` pixels.
+    """
+
+    track_id: int
+    t_ns: int
+    box: tuple[int, int, int, int]
+    frame: FrameName
+    skin_c: tuple[float, ...]
+    reference_ok: bool
+    decided: bool = False
+
+
+def skin_statistic_c(skin_c: Sequence[float]) -> tuple[float, float]:
     """Robust per-person skin reading and the spread of the readings used.
 
     The median of the upper half: frames where the person blinked, turned or was still
@@ -42,18 +62,18 @@ def skin_statistic_c(skin_c: list[float]) -> tuple[float, float]:
     return float(np.median(upper)), float(upper[-1] - upper[0])
 
 
-def decide(track: Track, params: DecideParams, ending: bool) -> Decision | None:
-    """A decision for this track now, or None (already decided, or not enough evidence).
+def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decision | None:
+    """A decision for this person now, or None (already decided, or not enough evidence).
 
     `ending` is True when the track has just been lost or the footage ended: a person
     with at least `min_samples` gets decided then, even below `decide_samples`.
     """
-    if track.decided:
+    if person.decided:
         return None
-    n = len(track.skin_c)
+    n = len(person.skin_c)
     if n < params.min_samples or (n < params.decide_samples and not ending):
         return None
-    skin_c, spread_c = skin_statistic_c(track.skin_c)
+    skin_c, spread_c = skin_statistic_c(person.skin_c)
     body_c = float(body_from_skin_c(skin_c, params.ambient_c, site=params.site))
     reading = TemperatureReading(
         body_c=body_c,
@@ -63,11 +83,15 @@ def decide(track: Track, params: DecideParams, ending: bool) -> Decision | None:
         samples=n,
         # The reference as it stands when deciding: stable now means the offset applied
         # to the samples that count (the upper half, mostly recent) is trustworthy.
-        reference_ok=track.reference_ok[-1],
+        reference_ok=person.reference_ok,
         spread_c=spread_c,
     )
-    track.decided = True
     fever = body_c >= params.threshold_c
     return Decision(
-        "fever" if fever else "screening", track.last_t_ns, track.track_id, reading, track.box
+        "fever" if fever else "screening",
+        person.t_ns,
+        person.track_id,
+        reading,
+        person.box,
+        person.frame,
     )

@@ -1,64 +1,95 @@
-"""Per-person evidence and decisions, shared by every screening mode: tracks across frames,
-readings of measurable frames, and the pure decision core applied to them."""
+"""One person, one decision: tracker -> per-track accumulators -> the pure `decide`.
+
+Shared by every screening mode. A pipeline hands each frame's detections and readings to
+`Evidence.record`; the tracker assigns them to people, the accumulators collect what each
+person measured, and `decide` turns a person's evidence into at most one decision. The
+record of who has been decided lives here, and it is what a crash checkpoint saves.
+"""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import Settings
-from edge.core.decide import DecideParams, decide
-from edge.core.tracker import Tracker
+from edge.core.accumulators import TemperatureSamples
+from edge.core.decide import DecideParams, PersonEvidence, decide
+from edge.core.detections import Detections, FrameName
+from edge.core.tracker import Box, Track, Tracker, TrackerParams
 from edge.core.types import Decision
 
-Box = tuple[int, int, int, int]
+
+@dataclass(frozen=True, slots=True)
+class EvidenceParams:
+    decide: DecideParams
+    tracker: TrackerParams = field(default_factory=TrackerParams)
+    skin_offset_c: float = 0.0  # site calibration added to every skin reading
 
 
 class Evidence:
-    def __init__(self, settings: Settings, site: str) -> None:
-        scr = settings.screening
-        self._tracker = Tracker()
-        self._params = DecideParams(
-            threshold_c=scr.threshold_c,
-            min_samples=scr.min_samples,
-            decide_samples=max(scr.decide_samples, scr.min_samples),
-            ambient_c=scr.ambient_c,
-            site=site,
-        )
-        self.skin_offset_c = np.float32(scr.skin_offset_c)
+    def __init__(self, params: EvidenceParams) -> None:
+        self._tracker = Tracker(params.tracker)
+        self._params = params.decide
+        self.skin_offset_c = np.float32(params.skin_offset_c)
+        self._temperature = TemperatureSamples()
+        self._decided: set[int] = set()
+        self._frame: FrameName = "thermal"
 
     def record(
         self,
-        boxes: npt.NDArray[np.int32],
-        measurable: npt.NDArray[np.bool_],
+        detections: Detections,
         skin_c: npt.NDArray[np.float32],
         reference_ok: bool,
         t_ns: int,
     ) -> list[Decision]:
-        """One frame's faces: (M, 4) boxes, (M,) measurable flags and corrected skin readings.
-        Returns the decisions this frame completed (usually none)."""
-        assigned, ended = self._tracker.update(boxes, t_ns)
-        tracks = self._tracker.tracks
-        for i in np.flatnonzero(measurable).tolist():  # per measured face, not per pixel
-            track = tracks[assigned[i]]
-            track.skin_c.append(float(skin_c[i]))
-            track.reference_ok.append(reference_ok)
-            track.face_px.append(int(boxes[i, 2]))
-        decisions = [decide(t, self._params, ending=True) for t in ended]
-        decisions += [decide(t, self._params, ending=False) for t in tracks]
-        return [d for d in decisions if d is not None]
+        """One frame: its detections and their (N,) reference-corrected skin readings
+        (only the `measurable` ones are used). Returns the decisions this frame completed."""
+        self._frame = detections.frame
+        update = self._tracker.update(detections.boxes, t_ns)
+        measured = detections.measurable
+        self._temperature.add(
+            update.track_ids[measured], skin_c[measured] + self.skin_offset_c, reference_ok
+        )
+        for track_id, live_ids in update.covering.items():
+            # A decided person whose blob merges into another (leaning in, turning to
+            # leave, a raised hand joining the face) must not come back as a new person.
+            if track_id in self._decided:
+                self._decided.update(live_ids)
+        decisions = self._decide(update.ended, ending=True)
+        decisions += self._decide(self._tracker.tracks, ending=False)
+        for track in update.ended:
+            self._temperature.drop(track.track_id)
+            self._decided.discard(track.track_id)
+        return decisions
+
+    def _decide(self, tracks: list[Track], ending: bool) -> list[Decision]:
+        out: list[Decision] = []
+        for track in tracks:  # per person in view, a handful
+            tid = track.track_id
+            person = PersonEvidence(
+                track_id=tid,
+                t_ns=track.last_t_ns,
+                box=track.int_box(),
+                frame=self._frame,
+                skin_c=self._temperature.skin_c(tid),
+                reference_ok=self._temperature.reference_ok(tid),
+                decided=tid in self._decided,
+            )
+            decision = decide(person, self._params, ending)
+            if decision is not None:
+                self._decided.add(tid)
+                out.append(decision)
+        return out
 
     def finish(self) -> list[Decision]:
         """End of footage: decide every open track that has enough evidence."""
-        decisions = [decide(t, self._params, ending=True) for t in self._tracker.drain()]
-        return [d for d in decisions if d is not None]
+        return self._decide(self._tracker.drain(), ending=True)
 
     def apply_screening(
         self, *, threshold_c: float | None = None, skin_offset_c: float | None = None
     ) -> None:
-        """A backend command changed the screening settings; applies from the next decision."""
+        """A backend command changed the screening settings; applies from the next reading."""
         if threshold_c is not None:
             self._params = replace(self._params, threshold_c=threshold_c)
         if skin_offset_c is not None:
@@ -69,7 +100,9 @@ class Evidence:
         return self._params.threshold_c
 
     def decided_boxes(self) -> list[Box]:
-        return self._tracker.decided_boxes()
+        """Boxes of people already decided and still in view (for a crash checkpoint)."""
+        return [t.int_box() for t in self._tracker.tracks if t.track_id in self._decided]
 
     def restore_decided(self, boxes: list[Box], t_ns: int) -> None:
-        self._tracker.restore_decided(boxes, t_ns)
+        """After a restart: people decided before the crash stay decided if still in view."""
+        self._decided.update(self._tracker.add(boxes, t_ns))

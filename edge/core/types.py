@@ -54,18 +54,44 @@ class ReferenceSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class RecordingMeta:
-    path: Path
-    kind: Literal["recording-v1", "cptv-v2"]
+class RgbStreamMeta:
+    width: int | None = None  # None: known only once the first frame arrives
+    height: int | None = None
+    fps: float | None = None
+    frame_count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """What a source knows before its first frame: its streams and what it carries about
+    them (registration, reference, ambient). A recording gives one from its header; a
+    camera from its driver and the config.
+
+    kind: "recording-v1", "cptv-v2" (cameras: "uvc", "lepton", ...).
+    path: the recording (None for a camera); device: a camera or recorder name.
+    rgb_to_thermal: (3, 3) float64 homography from RGB to raw thermal pixels.
+    """
+
+    kind: str
     thermal: ThermalStreamMeta | None
-    has_rgb: bool
-    rgb_to_thermal: npt.NDArray[np.float64] | None = None  # (3, 3) homography
+    rgb: RgbStreamMeta | None = None
+    path: Path | None = None
+    rgb_to_thermal: npt.NDArray[np.float64] | None = None
     reference: ReferenceSpec | None = None
     ambient_c: float | None = None
     source: str = ""
     device: str | None = None
     start_t_ns: int = 0
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def has_rgb(self) -> bool:
+        return self.rgb is not None
+
+    @property
+    def origin(self) -> str:
+        """Where the frames come from, for messages: the recording's path or the device."""
+        return str(self.path) if self.path is not None else self.device or self.kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,4 +115,5 @@ class Decision:
     t_ns: int
     track: int
     temperature: TemperatureReading
-    bbox: tuple[int, int, int, int]  # last face box in thermal pixels (x, y, w, h)
+    bbox: tuple[int, int, int, int]  # the person's last box (x, y, w, h) in `bbox_frame` pixels
+    bbox_frame: Literal["thermal", "rgb"] = "thermal"  # upright thermal or RGB camera pixels

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge.core.types import Decision, RecordingMeta
+from edge.core.types import Decision, StreamInfo
 from edge.errors import RecordingError
 from edge.thermal.front import rotate_roi
 
@@ -87,7 +87,7 @@ def _centre(box: list[int] | tuple[int, int, int, int]) -> tuple[float, float]:
 
 
 def match(
-    decisions: list[Decision], people: list[dict[str, Any]], meta: RecordingMeta, rotate_deg: int
+    decisions: list[Decision], people: list[dict[str, Any]], meta: StreamInfo, rotate_deg: int
 ) -> EvalReport:
     """Attribute each decision to the labelled person in view at that time whose head (if
     labelled) is nearest; decisions nobody was in view for are `unmatched`."""

@@ -13,21 +13,21 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import Settings
+from edge.core.detections import Detections
 from edge.core.evidence import Evidence
-from edge.core.types import Decision, Frame, RecordingMeta, RgbFrame, ThermalFrame
+from edge.core.types import Decision, Frame, RgbFrame, StreamInfo, ThermalFrame
 from edge.errors import ConfigError
-from edge.pipeline.thermal import FrameReport
+from edge.pipeline.base import FaceParams, FrameReport, PipelineParams
 from edge.thermal.canthus import CanthusSampler
 from edge.thermal.front import ThermalFrontEnd
-from edge.thermal.heads import Roi
 from edge.thermal.radiometry import ReferenceState
 from edge.vision.geometry import inner_canthi, map_points
-from edge.vision.types import Faces
 
 
 class FaceFinder(Protocol):
-    def analyze(self, bgr: npt.NDArray[np.uint8]) -> Faces: ...
+    def analyze(self, bgr: npt.NDArray[np.uint8]) -> Detections:
+        """Faces as \"rgb\" detections with a `landmarks` column."""
+        ...
 
 
 def upright_matrix(rotate_deg: int, raw_hw: tuple[int, int]) -> npt.NDArray[np.float64]:
@@ -41,9 +41,9 @@ def upright_matrix(rotate_deg: int, raw_hw: tuple[int, int]) -> npt.NDArray[np.f
     }[rotate_deg]
 
 
-def homography_for(settings: Settings, meta: RecordingMeta) -> npt.NDArray[np.float64]:
-    if settings.registration.rgb_to_thermal is not None:
-        return np.asarray(settings.registration.rgb_to_thermal, dtype=np.float64)
+def homography_for(params: FaceParams, meta: StreamInfo) -> npt.NDArray[np.float64]:
+    if params.rgb_to_thermal is not None:
+        return np.asarray(params.rgb_to_thermal, dtype=np.float64)
     if meta.rgb_to_thermal is not None:
         return np.asarray(meta.rgb_to_thermal, dtype=np.float64)
     raise ConfigError(
@@ -56,40 +56,30 @@ class RgbThermalPipeline:
     uses_rgb = True
 
     def __init__(
-        self, settings: Settings, meta: RecordingMeta, finder: FaceFinder | None = None
+        self, params: PipelineParams, meta: StreamInfo, finder: FaceFinder | None = None
     ) -> None:
         if meta.thermal is None:
-            raise ConfigError(f"{meta.path}: RGB + thermal mode needs a thermal stream")
-        self.front = ThermalFrontEnd(settings, meta.thermal, meta.reference)
+            raise ConfigError(f"{meta.origin}: RGB + thermal mode needs a thermal stream")
+        self.front = ThermalFrontEnd(params.front, meta.thermal, meta.reference)
         raw_hw = (meta.thermal.height, meta.thermal.width)
+        fp = params.faces
         # RGB -> upright thermal in one matrix, so every point is mapped once.
-        self._h = upright_matrix(settings.thermal.rotate_deg, raw_hw) @ homography_for(
-            settings, meta
-        )
+        self._h = upright_matrix(params.front.rotate_deg, raw_hw) @ homography_for(fp, meta)
         if finder is None:
             from edge.vision.landmarks import FaceAnalyzer
 
-            rgb = settings.rgb
             finder = FaceAnalyzer(
-                threads=rgb.threads,
-                score_threshold=rgb.score_threshold,
-                min_face_px=rgb.min_face_px,
+                threads=fp.threads, score_threshold=fp.score_threshold, min_face_px=fp.min_face_px
             )
         self.finder = finder
-        scr = settings.screening
-        self._sampler = CanthusSampler(scr.window_px, scr.canthus_radius_px)
-        self._min_thermal_face_px = scr.min_thermal_face_px
-        self._max_pair_ns = int(scr.max_pair_ms * 1e6)
-        self.evidence = Evidence(settings, site="canthus")
+        self._sampler = CanthusSampler(params.screening.window_px, fp.canthus_radius_px)
+        self._min_thermal_face_px = fp.min_thermal_face_px
+        self._max_pair_ns = int(fp.max_pair_ms * 1e6)
+        self.evidence = Evidence(params.screening.evidence("canthus", params.tracker))
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None
         self._thermal_t_ns = 0
         self.last: FrameReport | None = None
-        self.last_faces = Faces.empty()
-
-    @property
-    def reference_roi(self) -> Roi | None:
-        return self.front.roi
 
     def process(self, frame: Frame) -> list[Decision]:
         if isinstance(frame, ThermalFrame):
@@ -100,7 +90,6 @@ class RgbThermalPipeline:
 
     def _measure(self, frame: RgbFrame) -> list[Decision]:
         faces = self.finder.analyze(frame.bgr)
-        self.last_faces = faces
         n = faces.count
         fresh = (
             self._temp_c is not None
@@ -113,12 +102,14 @@ class RgbThermalPipeline:
         if fresh and n and self._temp_c is not None:
             canthi = map_points(self._h, inner_canthi(faces.landmarks))
             skin_c = self._sampler(self._temp_c, canthi)
-            skin_c += np.float32(ref.offset_c) + self.evidence.skin_offset_c
+            skin_c += np.float32(ref.offset_c)
             big = self.thermal_face_width(faces.boxes) >= self._min_thermal_face_px
         measurable = faces.measurable & big & np.isfinite(skin_c)
-        boxes = np.rint(faces.boxes).astype(np.int32).reshape(-1, 4)
+        faces = Detections(
+            faces.boxes, faces.scores, measurable, faces.reasons, faces.frame, faces.columns
+        )
         self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref)
-        return self.evidence.record(boxes, measurable, skin_c, ref.ok, frame.t_ns)
+        return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns)
 
     def thermal_face_width(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(N,) face widths in thermal pixels: the box's mid-height edge-to-edge span mapped."""

@@ -23,8 +23,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.detections import Detections
 from edge.errors import ConfigError
-from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, Faces
+from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -44,7 +45,7 @@ ALPHA_SOFT = 0.14
 class FaceFinder(Protocol):
     """What the library needs from a face analyzer (edge.vision.landmarks.FaceAnalyzer)."""
 
-    def analyze(self, bgr: U8) -> Faces: ...
+    def analyze(self, bgr: U8) -> Detections: ...
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,7 @@ def read_identities(faces_dir: Path | None) -> dict[str, str]:
 
 
 def head_crop(
-    image: U8, faces: Faces, subject: str, identity: str | None = None
+    image: U8, faces: Detections, subject: str, identity: str | None = None
 ) -> HeadCrop | None:
     """The head around the largest measurable face of `image`, or None if there is none."""
     candidates = np.flatnonzero(faces.measurable)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from edge.core.types import Frame, RecordingMeta
+from edge.core.types import Frame, StreamInfo
 from edge.errors import RecordingError
 from edge.sources.cptv import CptvSource
 from edge.sources.recording import RecordingSource
@@ -22,7 +22,7 @@ class Source(Protocol):
     """A stream of frames plus what is known about it before the first frame."""
 
     @property
-    def meta(self) -> RecordingMeta: ...
+    def meta(self) -> StreamInfo: ...
 
     def frames(self) -> Iterator[Frame]:
         """Yield ThermalFrame / RgbFrame lazily in non-decreasing t_ns order; ties keep a

@@ -28,7 +28,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from edge.core.types import RecordingMeta, ThermalFrame, ThermalStreamMeta
+from edge.core.types import StreamInfo, ThermalFrame, ThermalStreamMeta
 from edge.errors import RecordingError
 
 MAGIC = b"CPTV"
@@ -127,7 +127,7 @@ def _read_header(reader: _GzReader) -> dict[str, bytes]:
     return _read_fields(reader, "header", _FIXED_HEADER_FIELDS)
 
 
-def _meta_from_header(path: Path, fields: dict[str, bytes]) -> RecordingMeta:
+def _meta_from_header(path: Path, fields: dict[str, bytes]) -> StreamInfo:
     for code, name in (("X", "width"), ("Y", "height")):
         if code not in fields:
             raise RecordingError(f"{path}: CPTV header has no {code!r} ({name}) field")
@@ -148,12 +148,11 @@ def _meta_from_header(path: Path, fields: dict[str, bytes]) -> RecordingMeta:
     for code, key in (("L", "latitude"), ("O", "longitude")):
         if code in fields:
             extra[key] = struct.unpack("<f", fields[code])[0]
-    return RecordingMeta(
+    return StreamInfo(
         path=path,
         kind="cptv-v2",
         thermal=ThermalStreamMeta(width=width_px, height=height_px, encoding="centikelvin",
                                   fps=fps),
-        has_rgb=False,
         device=_text(fields.get("D")),
         start_t_ns=start_us * 1000,
         source=f"CPTV v2 {_text(fields.get('E')) or 'thermal camera'}",
@@ -202,7 +201,7 @@ class CptvSource:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         with _GzReader(self.path) as reader:
-            self.meta: RecordingMeta = _meta_from_header(self.path, _read_header(reader))
+            self.meta: StreamInfo = _meta_from_header(self.path, _read_header(reader))
 
     def frames(self) -> Iterator[ThermalFrame]:
         """Yield ThermalFrame objects with (height, width) uint16 centikelvin `counts`."""

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from edge.core.types import (
     Frame,
-    RecordingMeta,
     ReferenceSpec,
     RgbFrame,
+    RgbStreamMeta,
+    StreamInfo,
     ThermalFrame,
     ThermalStreamMeta,
 )
@@ -97,7 +98,7 @@ class ReferenceSchema(_Closed):
 
 
 class MetaSchema(BaseModel):
-    """meta.json. Unknown top-level keys are kept (RecordingMeta.extra): tools may annotate."""
+    """meta.json. Unknown top-level keys are kept (StreamInfo.extra): tools may annotate."""
 
     model_config = ConfigDict(extra="allow", strict=True, frozen=True)
 
@@ -249,7 +250,7 @@ class RecordingSource:
             self._thermal_t_ns = self._check_thermal(schema.thermal)
         if schema.rgb is not None:
             self._rgb_t_ns = self._check_rgb(schema.rgb)
-        self.meta: RecordingMeta = self._build_meta()
+        self.meta: StreamInfo = self._build_meta()
 
     def _check_thermal(self, thermal: ThermalSchema) -> npt.NDArray[np.int64]:
         frames_path = self.folder / thermal.frames
@@ -285,7 +286,7 @@ class RecordingSource:
                                  f"{self.folder / rgb.timestamps} lists {t_ns.size}")
         return t_ns
 
-    def _build_meta(self) -> RecordingMeta:
+    def _build_meta(self) -> StreamInfo:
         schema, thermal = self._schema, self._schema.thermal
         thermal_meta = None
         if thermal is not None and self._thermal_t_ns is not None:
@@ -298,11 +299,12 @@ class RecordingSource:
                   if t is not None and t.size]
         reference = schema.reference
         registration = schema.registration
-        return RecordingMeta(
+        return StreamInfo(
             path=self.folder,
             kind="recording-v1",
             thermal=thermal_meta,
-            has_rgb=schema.rgb is not None,
+            rgb=(RgbStreamMeta(fps=_fps(self._rgb_t_ns), frame_count=int(self._rgb_t_ns.size))
+                 if schema.rgb is not None and self._rgb_t_ns is not None else None),
             rgb_to_thermal=(np.array(registration.rgb_to_thermal, dtype=np.float64)
                             if registration else None),
             reference=(ReferenceSpec(roi=reference.thermal_roi, temp_c=reference.temp_c)

@@ -3,13 +3,16 @@ source (configured ROI, the recording's, or a located disc) turned into a drift 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 import numpy as np
 import numpy.typing as npt
 
-from edge.config import Settings
 from edge.core.types import ReferenceSpec, ThermalStreamMeta
 from edge.errors import ConfigError
-from edge.thermal.heads import DiscLocator, DiscParams, Roi
+from edge.thermal.disc import DiscLocator, DiscParams
+from edge.thermal.heads import Roi
 from edge.thermal.radiometry import ReferenceState, ReferenceTracker, counts_to_c_lut, to_celsius
 
 
@@ -27,32 +30,47 @@ def rotate_roi(roi: Roi, shape_hw: tuple[int, int], rotate_deg: int) -> Roi:
     return (x0, y0, int(xs.max()) - x0 + 1, int(ys.max()) - y0 + 1)
 
 
+@dataclass(frozen=True, slots=True)
+class FrontParams:
+    """rotate_deg: clockwise rotation that makes the scene upright.
+    reference_mode: "auto" (the source's reference, else locate a disc), "roi" or "off".
+    reference_roi: x, y, w, h in raw sensor pixels (mode "roi").
+    reference_temp_c: the reference's true temperature; None corrects drift only."""
+
+    rotate_deg: int = 0
+    reference_mode: Literal["auto", "roi", "off"] = "auto"
+    reference_roi: Roi | None = None
+    reference_temp_c: float | None = None
+
+
 class ThermalFrontEnd:
     """Counts -> upright degC, plus the reference source. One per pipeline."""
 
     def __init__(
-        self, settings: Settings, stream: ThermalStreamMeta, reference: ReferenceSpec | None
+        self, params: FrontParams, stream: ThermalStreamMeta, reference: ReferenceSpec | None
     ) -> None:
         self._lut = counts_to_c_lut(stream)
-        self.rotate_deg = settings.thermal.rotate_deg
+        self.rotate_deg = params.rotate_deg
         raw_hw = (stream.height, stream.width)
         self.upright_hw = raw_hw if self.rotate_deg in (0, 180) else (stream.width, stream.height)
-        self.roi, true_c, self._locator = self._setup(settings, reference, raw_hw)
+        self.roi, true_c, self._locator = self._setup(params, reference, raw_hw)
         self._reference = ReferenceTracker(true_c)
 
     def _setup(
-        self, settings: Settings, reference: ReferenceSpec | None, raw_hw: tuple[int, int]
+        self, params: FrontParams, reference: ReferenceSpec | None, raw_hw: tuple[int, int]
     ) -> tuple[Roi | None, float | None, DiscLocator | None]:
-        cfg = settings.thermal.reference
-        if cfg.mode == "off":
+        if params.reference_mode == "off":
             return None, None, None
-        if cfg.mode == "roi" and cfg.roi is not None:
-            x, y, w, h = cfg.roi
-            return rotate_roi((x, y, w, h), raw_hw, self.rotate_deg), cfg.temp_c, None
+        if params.reference_mode == "roi" and params.reference_roi is not None:
+            roi = rotate_roi(params.reference_roi, raw_hw, self.rotate_deg)
+            return roi, params.reference_temp_c, None
         if reference is not None:
-            true_c = cfg.temp_c if cfg.temp_c is not None else reference.temp_c
+            true_c = (
+                params.reference_temp_c if params.reference_temp_c is not None
+                else reference.temp_c
+            )
             return rotate_roi(reference.roi, raw_hw, self.rotate_deg), true_c, None
-        return None, cfg.temp_c, DiscLocator(DiscParams())
+        return None, params.reference_temp_c, DiscLocator(DiscParams())
 
     def convert(
         self, counts: npt.NDArray[np.uint16]

@@ -20,6 +20,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.detections import Detections
+
 Roi = tuple[int, int, int, int]
 
 
@@ -39,21 +41,47 @@ class HeadParams:
 
 @dataclass(frozen=True, slots=True)
 class Heads:
-    """Heads of one frame as a structure of arrays (N heads).
+    """Heads of one frame.
 
-    boxes: (N, 4) int32 x, y, w, h in upright thermal pixels.
-    label_ids: (N,) int32 ids of each head's pixels in `labels` ((H, W) int32).
-    measurable: (N,) bool, big enough and not cut by the frame edge.
+    detections: N heads in upright thermal pixels (whole-pixel boxes), with a `label_id`
+        column naming each head's pixels in `labels`; `measurable` when big enough, upright
+        and not cut by the frame edge, else `reasons` says why not.
+    labels: (H, W) int32 label image, 0 = not a head.
     """
 
-    boxes: npt.NDArray[np.int32]
-    label_ids: npt.NDArray[np.int32]
+    detections: Detections
     labels: npt.NDArray[np.int32]
-    measurable: npt.NDArray[np.bool_]
 
-    @property
-    def count(self) -> int:
-        return int(self.boxes.shape[0])
+
+@dataclass(frozen=True, slots=True)
+class HeadSizing:
+    """The configured part of `HeadParams`; the rest scales with the frame (`head_params`).
+    min_face_px, when set, overrides `min_face_frac` (a share of the frame's short side)."""
+
+    person_delta_c: float = 2.5
+    skin_floor_c: float = 30.0
+    face_band_c: float = 2.5
+    min_face_frac: float = 0.16
+    min_face_px: int | None = None
+
+
+# Detector sizes were tuned on 120-pixel-wide upright Lepton frames; they scale with area.
+_TUNED_SHORT_SIDE_PX = 120
+
+
+def head_params(sizing: HeadSizing, upright_hw: tuple[int, int]) -> HeadParams:
+    short_px = min(upright_hw)
+    scale = short_px / _TUNED_SHORT_SIDE_PX
+    min_face_px = sizing.min_face_px or max(4, round(sizing.min_face_frac * short_px))
+    return HeadParams(
+        person_delta_c=sizing.person_delta_c,
+        skin_floor_c=sizing.skin_floor_c,
+        face_band_c=sizing.face_band_c,
+        close_px=max(3, round(5 * scale) | 1),
+        min_area_px=max(6, round(30 * scale * scale)),
+        min_face_px=min_face_px,
+        max_face_px=round(0.75 * short_px),
+    )
 
 
 def background_c(temp_c: npt.NDArray[np.float32]) -> float:
@@ -172,95 +200,13 @@ def _gate(
     upright = (aspect <= 1.8) & (h >= 0.8 * params.min_face_px)
     measurable = (w >= params.min_face_px) & (h <= params.max_face_px) & inside & upright
     ids = (np.flatnonzero(keep) + 1).astype(np.int32)
-    boxes = np.stack([x, y, w, h], axis=1)[keep].astype(np.int32).reshape(-1, 4)
-    return Heads(boxes, ids, labels, measurable[keep])
-
-
-@dataclass(frozen=True, slots=True)
-class DiscParams:
-    """A reference disc / blackbody: hot, small, round and uniform."""
-
-    delta_c: float = 4.0  # above the scene background
-    plateau_band_c: float = 1.0
-    min_area_px: int = 12
-    max_area_px: int = 900
-    min_fill: float = 0.6
-    max_std_c: float = 0.4
-    ring_contrast_c: float = 2.5  # plateau minus its 3-px surroundings
-
-
-def find_reference_disc(temp_c: npt.NDArray[np.float32], params: DiscParams) -> Roi | None:
-    """The reference source's inner ROI (x, y, w, h) in this upright frame, or None.
-
-    Faces can be as hot as the disc, so heat alone does not tell them apart; shape and
-    uniformity do: a disc fills ~78% of its box and varies by a few tenths of a degree,
-    a face has cold eyes, glasses and hair. The ROI is the central half of the disc so the
-    blurred rim does not pull the reading down.
-    """
-    hot = (temp_c >= background_c(temp_c) + params.delta_c).astype(np.uint8)
-    n, labels = cv2.connectedComponents(hot, connectivity=8)
-    if n <= 1:
-        return None
-    # The plateau near each blob's own peak: the disc's flat top, without its blurred rim.
-    on = labels > 0
-    peak_c = np.full(n, -np.inf, dtype=np.float32)
-    np.maximum.at(peak_c, labels[on].astype(np.intp), temp_c[on])
-    plateau = (on & (temp_c >= peak_c[labels] - params.plateau_band_c)).astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(plateau, connectivity=8)
-    flat = labels.ravel()
-    values = temp_c.ravel().astype(np.float64)
-    count = np.bincount(flat, minlength=n).astype(np.float64)
-    mean_c = np.bincount(flat, values, minlength=n) / np.maximum(count, 1)
-    var_c2 = np.bincount(flat, values * values, minlength=n) / np.maximum(count, 1) - mean_c**2
-    # A disc stands out from its housing; a face's hot canthus patch sits in warm skin.
-    grown = cv2.dilate(labels.astype(np.float32), np.ones((7, 7), np.uint8)).astype(np.intp)
-    ring = (grown > 0) & (labels == 0)
-    ring_n = np.bincount(grown[ring], minlength=n).astype(np.float64)
-    ring_c = np.bincount(grown[ring], temp_c[ring].astype(np.float64), minlength=n)
-    ring_mean_c = ring_c / np.maximum(ring_n, 1)
-    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-    aspect = w / np.maximum(h, 1)
-    ok = (
-        (area >= params.min_area_px)
-        & (area <= params.max_area_px)
-        & (aspect >= 0.7)
-        & (aspect <= 1.4)
-        & (area / np.maximum(w * h, 1) >= params.min_fill)
-        & (np.sqrt(np.maximum(var_c2, 0.0)) <= params.max_std_c)
-        & (mean_c - ring_mean_c >= params.ring_contrast_c)
+    boxes = np.stack([x, y, w, h], axis=1)[keep].reshape(-1, 4)
+    reasons = np.select(
+        [w < params.min_face_px, ~inside, h > params.max_face_px, ~upright],
+        ["small", "edge", "tall", "shape"],
+        "",
     )
-    ok[0] = False
-    if not ok.any():
-        return None
-    best = int(np.argmax(np.where(ok, mean_c, -np.inf)))
-    bx, by, bw, bh = (int(v) for v in stats[best, :4])
-    return (bx + bw // 4, by + bh // 4, max(1, (bw + 1) // 2), max(1, (bh + 1) // 2))
-
-
-class DiscLocator:
-    """Locks onto the reference disc once it has been found in the same place for
-    `confirm_frames` frames in a row: the disc is fixed to the gate, people are not."""
-
-    def __init__(self, params: DiscParams, confirm_frames: int = 5) -> None:
-        self._params = params
-        self._confirm = confirm_frames
-        self._candidate: Roi | None = None
-        self._streak = 0
-        self.locked: Roi | None = None
-
-    def update(self, temp_c: npt.NDArray[np.float32]) -> Roi | None:
-        """The locked ROI, trying to lock on this frame if not yet locked."""
-        if self.locked is not None:
-            return self.locked
-        roi = find_reference_disc(temp_c, self._params)
-        near = (
-            roi is not None
-            and self._candidate is not None
-            and abs(roi[0] - self._candidate[0]) <= 1
-            and abs(roi[1] - self._candidate[1]) <= 1
-        )
-        self._streak = self._streak + 1 if near else (1 if roi is not None else 0)
-        self._candidate = roi if not near else self._candidate
-        if self._streak >= self._confirm:
-            self.locked = self._candidate
-        return self.locked
+    dets = Detections.build(
+        boxes, "thermal", measurable=measurable[keep], reasons=reasons[keep], label_id=ids
+    )
+    return Heads(dets, labels)

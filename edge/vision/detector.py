@@ -28,8 +28,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.detections import Detections, iou_matrix
 from edge.vision.ort import session as open_session
-from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, Faces
+from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, faces
 
 INPUT_PX = 192
 GRID = 48  # INPUT_PX / stride 4
@@ -73,19 +74,9 @@ def sigmoid_scores(raw_scores: FloatArray) -> FloatArray:
     return (1.0 / (1.0 + np.exp(-clipped))).astype(np.float32)
 
 
-def iou_one_to_many(box: FloatArray, boxes: FloatArray) -> FloatArray:
-    """IoU of one (4,) x0, y0, x1, y1 box with (M, 4) boxes -> (M,) float32."""
-    ix0 = np.maximum(box[0], boxes[:, 0])
-    iy0 = np.maximum(box[1], boxes[:, 1])
-    ix1 = np.minimum(box[2], boxes[:, 2])
-    iy1 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    out = np.zeros(boxes.shape[0], dtype=np.float32)
-    np.divide(inter, union, out=out, where=union > 0)
-    return out
+def corners_to_xywh(boxes: FloatArray) -> FloatArray:
+    """(M, 4) x0, y0, x1, y1 -> (M, 4) x, y, w, h (the box convention of edge.core)."""
+    return np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
 
 
 def weighted_nms(
@@ -108,9 +99,10 @@ def weighted_nms(
     out_kps: list[FloatArray] = []
     out_scores: list[float] = []
     remaining = np.arange(scores.shape[0])
+    xywh = corners_to_xywh(boxes)
     while remaining.size:
         top = remaining[0]
-        overlap = iou_one_to_many(boxes[top], boxes[remaining])
+        overlap = iou_matrix(xywh[top], xywh[remaining])[0]
         cluster = remaining[overlap > iou_threshold]
         if cluster.size == 0:  # degenerate (zero-area) top box: keep it alone
             cluster = remaining[:1]
@@ -154,24 +146,6 @@ class Letterbox:
         out[..., 0] = (px[..., 0] - self.pad_x) / self.scale_x
         out[..., 1] = (px[..., 1] - self.pad_y) / self.scale_y
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class Detections:
-    """Raw detector output in frame pixels (N faces), best score first.
-
-    boxes: (N, 4) float32 x, y, w, h; scores: (N,) float32;
-    keypoints: (N, 6, 2) float32 BlazeFace keypoints: eye (image left), eye (image right),
-    nose tip, mouth centre, ear tragion (image left), ear tragion (image right).
-    """
-
-    boxes: FloatArray
-    scores: FloatArray
-    keypoints: FloatArray
-
-    @property
-    def count(self) -> int:
-        return int(self.boxes.shape[0])
 
 
 class FaceDetector:
@@ -230,7 +204,9 @@ class FaceDetector:
         return Letterbox(nw / w, nh / h, float(x0), float(y0))
 
     def detect_raw(self, bgr: npt.NDArray[np.uint8]) -> Detections:
-        """Faces in `bgr` (H, W, 3) uint8 with BlazeFace's 6 keypoints, frame pixels."""
+        """Faces in `bgr` (H, W, 3) uint8, best score first, frame pixels, with a `keypoints`
+        column: (N, 6, 2) float32 BlazeFace keypoints: eye (image left), eye (image right),
+        nose tip, mouth centre, ear tragion (image left), ear tragion (image right)."""
         letterbox = self.preprocess(bgr)
         raw_boxes, raw_scores = self._session.run(None, {self._input_name: self._tensor})
         logits = np.asarray(raw_scores, np.float32).reshape(-1)
@@ -245,16 +221,16 @@ class FaceDetector:
             boxes[valid], keypoints[valid], scores[valid], self.nms_iou, self.weighted_nms
         )
         corners = letterbox.to_frame(boxes.reshape(-1, 2, 2)).reshape(-1, 4)
-        xywh = np.concatenate([corners[:, :2], corners[:, 2:] - corners[:, :2]], axis=1)
+        xywh = corners_to_xywh(corners)
         kps = letterbox.to_frame(keypoints)
         _order_pairs_by_x(kps, KP_EYE_A, KP_EYE_B)
         _order_pairs_by_x(kps, KP_EAR_A, KP_EAR_B)
         keep = xywh[:, 2] >= self.min_face_px
-        return Detections(
-            xywh[keep].astype(np.float32), scores[keep], kps[keep].astype(np.float32)
+        return Detections.build(
+            xywh[keep], "rgb", scores=scores[keep], keypoints=kps[keep].astype(np.float32)
         )
 
-    def detect(self, bgr: npt.NDArray[np.uint8]) -> Faces:
+    def detect(self, bgr: npt.NDArray[np.uint8]) -> Detections:
         """Faces in `bgr` with coarse landmarks from BlazeFace's keypoints.
 
         BlazeFace has no mouth corners: both are set to its mouth centre. Use
@@ -262,17 +238,11 @@ class FaceDetector:
         here every face is `measurable` (no quality checks are made).
         """
         det = self.detect_raw(bgr)
-        return Faces(
-            det.boxes,
-            det.scores,
-            coarse_landmarks(det.keypoints),
-            np.ones(det.count, bool),
-            ("",) * det.count,
-        )
+        return faces(det.boxes, det.scores, coarse_landmarks(keypoints_of(det)))
 
 
 def coarse_landmarks(keypoints: FloatArray) -> FloatArray:
-    """(N, 6, 2) BlazeFace keypoints -> (N, 5, 2) in `Faces` order (mouth corners = centre)."""
+    """(N, 6, 2) BlazeFace keypoints -> (N, 5, 2) in landmark order (mouth corners = centre)."""
     out = np.empty((keypoints.shape[0], 5, 2), np.float32)
     out[:, LEFT_EYE] = keypoints[:, KP_EYE_A]
     out[:, RIGHT_EYE] = keypoints[:, KP_EYE_B]
@@ -289,9 +259,10 @@ def _order_pairs_by_x(points: FloatArray, a: int, b: int) -> None:
         points[swap, a], points[swap, b] = points[swap, b].copy(), points[swap, a].copy()
 
 
+def keypoints_of(det: Detections) -> FloatArray:
+    """The (N, 6, 2) float32 BlazeFace keypoints column of `detect_raw`'s detections."""
+    return np.asarray(det.column("keypoints"), dtype=np.float32)
+
+
 def _no_detections() -> Detections:
-    return Detections(
-        np.zeros((0, 4), np.float32),
-        np.zeros(0, np.float32),
-        np.zeros((0, NUM_KEYPOINTS, 2), np.float32),
-    )
+    return Detections.empty("rgb", keypoints=((NUM_KEYPOINTS, 2), np.float32))

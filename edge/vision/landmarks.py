@@ -25,9 +25,18 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.core.detections import Detections
 from edge.vision.detector import FaceDetector
 from edge.vision.ort import session as open_session
-from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, Faces
+from edge.vision.types import (
+    LEFT_EYE,
+    MOUTH_LEFT,
+    MOUTH_RIGHT,
+    NOSE,
+    RIGHT_EYE,
+    faces,
+    no_faces,
+)
 
 ONET_PX = 48
 CROP_SCALE = 1.1
@@ -198,7 +207,7 @@ def quality(
 
 
 class FaceAnalyzer:
-    """Detector + O-Net landmarks + quality flags: `analyze(bgr) -> Faces`.
+    """Detector + O-Net landmarks + quality flags: `analyze(bgr) -> Detections` (faces).
 
     threads: onnxruntime threads for each of the two models (default 1).
     min_face_px: faces narrower than this are flagged "small" (40 px suits 640x480 frames).
@@ -225,11 +234,11 @@ class FaceAnalyzer:
         self.max_pitch = max_pitch
         self.min_eye_ratio = min_eye_ratio
 
-    def analyze(self, bgr: npt.NDArray[np.uint8]) -> Faces:
+    def analyze(self, bgr: npt.NDArray[np.uint8]) -> Detections:
         """Faces of the (H, W, 3) uint8 BGR frame with O-Net landmarks and quality flags."""
         det = self.detector.detect_raw(bgr)
         if det.count == 0:
-            return Faces.empty()
+            return no_faces()
         landmarks, _ = self.refiner.refine(bgr, det.boxes)
         h, w = bgr.shape[:2]
         measurable, reasons = quality(
@@ -242,4 +251,4 @@ class FaceAnalyzer:
             self.max_pitch,
             self.min_eye_ratio,
         )
-        return Faces(det.boxes, det.scores, landmarks, measurable, reasons)
+        return faces(det.boxes, det.scores, landmarks, measurable, reasons)

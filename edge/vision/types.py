@@ -1,43 +1,32 @@
-"""Faces of one RGB frame as a structure of arrays (N faces)."""
+"""Faces of one RGB frame: `edge.core.detections.Detections` in "rgb" pixels with a
+`landmarks` column, and the landmark order."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-# Landmark order, as O-Net gives them.
+from edge.core.detections import Detections
+
+# Landmark order, as O-Net gives them ("left" = image left).
 LEFT_EYE, RIGHT_EYE, NOSE, MOUTH_LEFT, MOUTH_RIGHT = range(5)
+LANDMARKS = "landmarks"  # column name: (N, 5, 2) float32 x, y in RGB pixels
 
 
-@dataclass(frozen=True, slots=True)
-class Faces:
-    """boxes: (N, 4) float32 x, y, w, h in RGB pixels.
-    scores: (N,) float32 detector confidence in [0, 1].
-    landmarks: (N, 5, 2) float32 x, y in RGB pixels (left eye, right eye, nose, mouth
-        left, mouth right; "left" = image left).
-    measurable: (N,) bool, False when the face is too small, too turned or cut by the
-        frame edge (it is still tracked, not measured).
-    reasons: per face, "" when measurable, else why not ("small", "turned", "edge").
-    """
+def faces(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    landmarks: npt.NDArray[np.float32],
+    measurable: npt.NDArray[np.bool_] | None = None,
+    reasons: npt.ArrayLike | None = None,
+) -> Detections:
+    """Faces as detections: boxes (N, 4) x, y, w, h, scores (N,), landmarks (N, 5, 2), all
+    float32 RGB pixels; `measurable`/`reasons` default to every face measurable."""
+    return Detections.build(
+        boxes, "rgb", scores=scores, measurable=measurable, reasons=reasons,
+        landmarks=np.asarray(landmarks, np.float32).reshape(-1, 5, 2),
+    )
 
-    boxes: npt.NDArray[np.float32]
-    scores: npt.NDArray[np.float32]
-    landmarks: npt.NDArray[np.float32]
-    measurable: npt.NDArray[np.bool_]
-    reasons: tuple[str, ...]
 
-    @property
-    def count(self) -> int:
-        return int(self.boxes.shape[0])
-
-    @staticmethod
-    def empty() -> Faces:
-        return Faces(
-            np.zeros((0, 4), np.float32),
-            np.zeros(0, np.float32),
-            np.zeros((0, 5, 2), np.float32),
-            np.zeros(0, bool),
-            (),
-        )
+def no_faces() -> Detections:
+    return Detections.empty("rgb", landmarks=((5, 2), np.float32))

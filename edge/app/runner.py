@@ -1,0 +1,131 @@
+"""The one frame loop: `replay` and the live gate both drive the pipeline through it.
+
+What differs between them is plugged in, not copied: where frames come from (a paced
+recording iterator, or the capture thread), what happens between frames (the live gate
+applies commands and feeds the watchdog), which frames are admitted (the live frame guard),
+what follows a frame (the crash checkpoint) and what happens when no frame arrives (stall
+handling). Decisions go to `emit`, which commits them to the outbox.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from edge.core.types import Decision, Frame, ThermalFrame
+from edge.pipeline.base import Pipeline
+from edge.sources.feed import Pacer
+
+
+class FrameSupply(Protocol):
+    def get(self, timeout_s: float) -> Frame | None:
+        """The next frame, or None if none arrived within `timeout_s`; EOFError at the end."""
+        ...
+
+
+class IteratorSupply:
+    """Frames of an iterator (a recording), held to their own clock by a `Pacer`."""
+
+    def __init__(self, frames: Iterator[Frame], pacer: Pacer) -> None:
+        self._frames = frames
+        self._pacer = pacer
+
+    def get(self, timeout_s: float) -> Frame | None:
+        try:
+            frame = next(self._frames)
+        except StopIteration:
+            raise EOFError from None
+        self._pacer.wait(frame.t_ns)
+        return frame
+
+
+@dataclass(slots=True)
+class LoopHooks:
+    """Optional steps around each frame; unset ones are skipped."""
+
+    before_frame: Callable[[], None] | None = None
+    admit: Callable[[Frame], Frame | None] | None = None
+    after_frame: Callable[[Frame, list[Decision]], None] | None = None
+    # Called with the seconds since the last frame when a wait returned none; returns True
+    # when it acted (reopened the source), which restarts the count.
+    on_idle: Callable[[float], bool] | None = None
+    metrics: Callable[[float], None] | None = None  # every `metrics_interval_s`, with uptime
+
+
+class RunLoop:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        emit: Callable[[Decision], None],
+        *,
+        hooks: LoopHooks | None = None,
+        metrics_interval_s: float = 10.0,
+        stop: threading.Event | None = None,
+        wait_s: float = 0.5,
+    ) -> None:
+        self.pipeline = pipeline
+        self._emit = emit
+        self.hooks = hooks or LoopHooks()
+        self._metrics_interval_s = metrics_interval_s
+        self.stop = stop or threading.Event()
+        self._wait_s = wait_s
+        self.frames: Counter[str] = Counter()  # processed frames by stream
+        self.decisions = 0
+        self.first_t_ns: int | None = None
+        self.last_t_ns: int | None = None
+        self.started = time.monotonic()
+
+    def run(self, supply: FrameSupply) -> bool:
+        """Until the source ends (True) or `stop` is set (False)."""
+        hooks = self.hooks
+        self.started = last_frame = time.monotonic()
+        next_metrics = self.started + self._metrics_interval_s
+        while not self.stop.is_set():
+            if hooks.before_frame is not None:
+                hooks.before_frame()
+            try:
+                frame = supply.get(self._wait_s)
+            except EOFError:
+                return True
+            now = time.monotonic()
+            if frame is None:
+                if hooks.on_idle is not None and hooks.on_idle(now - last_frame):
+                    last_frame = now
+            else:
+                last_frame = now
+                self._step(frame)
+            if hooks.metrics is not None and now >= next_metrics:
+                hooks.metrics(now - self.started)
+                next_metrics = now + self._metrics_interval_s
+        return False
+
+    def _step(self, frame: Frame) -> None:
+        admitted = frame if self.hooks.admit is None else self.hooks.admit(frame)
+        if admitted is None:
+            return
+        self.frames["thermal" if isinstance(admitted, ThermalFrame) else "rgb"] += 1
+        if self.first_t_ns is None:
+            self.first_t_ns = admitted.t_ns
+        self.last_t_ns = admitted.t_ns
+        decisions = self.pipeline.process(admitted)
+        self._publish(decisions)
+        if self.hooks.after_frame is not None:
+            self.hooks.after_frame(admitted, decisions)
+
+    def finish(self) -> list[Decision]:
+        """The footage ended: decide every open track with enough evidence."""
+        decisions = self.pipeline.finish()
+        self._publish(decisions)
+        return decisions
+
+    def _publish(self, decisions: list[Decision]) -> None:
+        for decision in decisions:
+            self._emit(decision)  # committed to the outbox: never lost
+            self.decisions += 1
+
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started

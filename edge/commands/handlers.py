@@ -1,0 +1,59 @@
+"""The registry of what accepted commands do, filled by the composition root.
+
+The commands package verifies; it does not know the pipeline. `edge.app` registers one
+handler per command name, each with the pydantic model of its arguments and a function
+bound to the state it changes. The verifier accepts only registered names, and arguments
+are validated against the model before the handler runs, on the pipeline thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Args = TypeVar("Args", bound=BaseModel)
+
+
+class ScreeningSetArgs(BaseModel):
+    """`screening.set`: change the fever threshold or the site calibration remotely."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    threshold_c: float | None = Field(None, ge=35.0, le=40.0)
+    skin_offset_c: float | None = Field(None, ge=-5.0, le=5.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Handler(Generic[Args]):
+    args_model: type[Args]
+    apply: Callable[[Args], None]
+
+    def __call__(self, args: Mapping[str, Any]) -> None:
+        """Validate `args` (pydantic ValidationError when bad), then apply them."""
+        self.apply(self.args_model.model_validate(dict(args)))
+
+
+class HandlerRegistry:
+    def __init__(self) -> None:
+        self._handlers: dict[str, Handler[Any]] = {}
+
+    def register(
+        self, name: str, args_model: type[Args], apply: Callable[[Args], None]
+    ) -> None:
+        if name in self._handlers:
+            raise ValueError(f"command {name!r} is already registered")
+        self._handlers[name] = Handler(args_model, apply)
+
+    def __getitem__(self, name: str) -> Handler[Any]:
+        return self._handlers[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._handlers
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._handlers)
+
+    def names(self) -> frozenset[str]:
+        return frozenset(self._handlers)

@@ -1,0 +1,42 @@
+"""Per-track evidence accumulated over frames, one accumulator per kind of evidence.
+
+Temperature today; identity (embeddings of a track's best frames) and passes come next, each
+as its own accumulator keyed by track id, so the tracker stays geometry-only and `decide`
+stays pure.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+class TemperatureSamples:
+    """Each track's reference- and site-corrected skin readings, in frame order, and whether
+    the reference was stable at the latest one."""
+
+    def __init__(self) -> None:
+        self._skin_c: dict[int, list[float]] = {}
+        self._reference_ok: dict[int, bool] = {}
+
+    def add(
+        self, track_ids: npt.NDArray[np.int64], skin_c: npt.NDArray[np.float32], reference_ok: bool
+    ) -> None:
+        """One frame's readings: (K,) track ids of the measured faces and their (K,) skin_c."""
+        for tid, value in zip(track_ids.tolist(), skin_c.tolist(), strict=True):  # per face
+            self._skin_c.setdefault(tid, []).append(float(value))
+            self._reference_ok[tid] = reference_ok
+
+    def skin_c(self, track_id: int) -> tuple[float, ...]:
+        return tuple(self._skin_c.get(track_id, ()))
+
+    def reference_ok(self, track_id: int) -> bool:
+        return self._reference_ok.get(track_id, False)
+
+    def count(self, track_id: int) -> int:
+        return len(self._skin_c.get(track_id, ()))
+
+    def drop(self, track_id: int) -> None:
+        """Forget a track that ended (its decision, if any, has been made)."""
+        self._skin_c.pop(track_id, None)
+        self._reference_ok.pop(track_id, None)
