@@ -24,8 +24,9 @@ from edge.commands.inbox import CommandInbox
 from edge.commands.keys import load_public_keys
 from edge.commands.verify import CommandVerifier
 from edge.config import Settings
-from edge.core.types import Decision, Frame
+from edge.core.types import Decision, Frame, StreamInfo
 from edge.errors import ConfigError
+from edge.pipeline.base import Pipeline
 from edge.sources import open_recording
 from edge.sources.feed import ReplayFeed
 from edge.sources.guard import Capture, FrameCheck, FrameGuard
@@ -48,6 +49,30 @@ def _install_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
+def _source_info(settings: Settings) -> StreamInfo:
+    """The configured source's description; a bad recording is an error at start, not later."""
+    src = settings.source
+    if src.path is None:
+        raise ConfigError("source.path: required (a recording folder or .cptv) for kind 'replay'")
+    meta = open_recording(src.path).meta
+    if meta.thermal is None:
+        raise ConfigError(f"source.path = {str(src.path)!r}: the recording has no thermal stream")
+    return meta
+
+
+def _command_inbox(settings: Settings, pipeline: Pipeline) -> CommandInbox:
+    handlers = command_handlers(pipeline)
+    verifier = CommandVerifier(
+        load_public_keys(list(settings.commands.trusted_keys)),
+        settings.gate.site,
+        settings.gate.gate,
+        allowed=handlers.names(),
+        prefix=settings.mqtt.prefix,
+        max_skew_s=settings.commands.max_skew_s,
+    )
+    return CommandInbox(verifier, handlers)
+
+
 class LiveGate:
     def __init__(
         self,
@@ -57,15 +82,8 @@ class LiveGate:
         notifier: Notifier | None = None,
     ) -> None:
         src = settings.source
-        if src.path is None:
-            raise ConfigError(
-                "source.path: required (a recording folder or .cptv) for kind 'replay'"
-            )
-        meta = open_recording(src.path).meta  # a bad recording is an error at start, not later
-        if meta.thermal is None:
-            raise ConfigError(
-                f"source.path = {str(src.path)!r}: the recording has no thermal stream"
-            )
+        meta = _source_info(settings)
+        assert meta.thermal is not None and src.path is not None
         self.settings = settings
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier.from_env()
@@ -90,16 +108,7 @@ class LiveGate:
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
         self._meta = meta
-        handlers = command_handlers(self.pipeline)
-        verifier = CommandVerifier(
-            load_public_keys(list(settings.commands.trusted_keys)),
-            settings.gate.site,
-            settings.gate.gate,
-            allowed=handlers.names(),
-            prefix=settings.mqtt.prefix,
-            max_skew_s=settings.commands.max_skew_s,
-        )
-        self.commands = CommandInbox(verifier, handlers)
+        self.commands = _command_inbox(settings, self.pipeline)
         self.loop = RunLoop(
             self.pipeline,
             self._submit,

@@ -1,4 +1,4 @@
-"""Backend-side helpers on the command line (DESIGN section 5): `keygen` and `push`.
+"""Backend-side helpers on the command line (docs/cli.md): `keygen` and `push`.
 
 Argument parsing and printing only; the work is in edge.commands.verify and
 edge.transport.mqtt. Registered

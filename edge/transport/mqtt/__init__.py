@@ -1,4 +1,4 @@
-"""MQTT transport (DESIGN section 4). This package is the only code that imports paho.
+"""MQTT transport (docs/mqtt.md). This package is the only code that imports paho.
 
 Delivery is at-least-once end to end: an event is committed to the outbox first, published
 with QoS 1, and deleted only after the broker's PUBACK. paho retransmits in-flight messages
