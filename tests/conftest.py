@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -30,6 +31,11 @@ def broker() -> Iterator[PrivateBroker]:
     """Anonymous Mosquitto on a free 127.0.0.1 port; tests use distinct gate names."""
     with private_broker_or_skip() as running:
         yield running
+
+
+@pytest.fixture
+def gate() -> str:
+    return f"g{uuid.uuid4().hex[:8]}"  # tests share one broker: keep their topics apart
 
 
 @pytest.fixture

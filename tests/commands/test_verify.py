@@ -1,59 +1,33 @@
-"""Signed command envelopes (edge.commands.verify): every rejection reason, keys, the CLI.
+"""Signed command envelopes (edge.commands.verify): acceptance and every rejection reason.
 
-Clocks are injected; nothing sleeps. The push test needs a real Mosquitto.
+Clocks are injected; nothing sleeps.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import logging
 import random
-import socket
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.cli.backend import add_backend_commands
 from edge.commands.verify import (
     DEFAULT_MAX_BYTES,
     REASONS,
     Command,
     CommandVerifier,
     Rejection,
-    command_topic,
-    generate_keypair,
     key_id,
-    load_private_key,
-    load_public_keys,
-    parse_iso_utc_ns,
     sign_command,
     summary,
 )
-from edge.errors import BrokerError, ConfigError
-from edge.sim.broker import PrivateBroker
-from edge.transport.mqtt import BrokerOptions, Subscriber
+from tests.commands.envelopes import ALLOWED, GATE, KEY, SITE, T0, Clock, S, topic
 
-SITE, GATE = "s1", "north"
-T0 = 1_800_000_000 * 10**9  # 2027-01-15, ns
-S = 10**9
-KEY = Ed25519PrivateKey.generate()
 OTHER = Ed25519PrivateKey.generate()
-ALLOWED = frozenset({"set_mode", "quarantine.set"})
-
-
-class Clock:
-    def __init__(self, now_ns: int = T0) -> None:
-        self.now_ns = now_ns
-
-    def __call__(self) -> int:
-        return self.now_ns
 
 
 def verifier(clock: Clock | None = None, **kwargs: Any) -> CommandVerifier:
@@ -67,10 +41,6 @@ def signed(name: str = "set_mode", args: dict[str, Any] | None = None, *, gate: 
            ttl_s: float = 300.0) -> bytes:
     return sign_command(key, name, {"mode": "strict"} if args is None else args, site, gate,
                         ttl_s, lambda: at_ns)
-
-
-def topic(name: str = "set_mode", gate: str = GATE) -> str:
-    return command_topic("gate", SITE, gate, name)
 
 
 def resign(doc: dict[str, Any], key: Ed25519PrivateKey = KEY) -> bytes:
@@ -329,186 +299,3 @@ def test_verify_survives_non_bytes_and_odd_topics() -> None:
     assert reject(v, "", signed()).reason == "wrong_topic"
     assert reject(v, "\udcff", signed()).reason == "wrong_topic"
     assert reject(v, topic(), bytearray(b"[1]")).reason == "bad_schema"  # type: ignore[arg-type]
-
-
-def test_iso_parsing() -> None:
-    assert parse_iso_utc_ns("1970-01-01T00:00:00Z") == 0
-    assert parse_iso_utc_ns("1970-01-01T00:00:01.5Z") == 1_500_000_000
-    assert parse_iso_utc_ns("2027-01-15T08:00:00.000000001Z") == T0 + 1
-    for bad in ("2027-01-15T08:00:00+00:00", "2027-02-30T00:00:00Z", "0000-01-01T00:00:00Z"):
-        with pytest.raises(ValueError):
-            parse_iso_utc_ns(bad)
-
-
-# -- signing errors ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"args": {"x": float("nan")}}, "not plain JSON"),
-    ({"args": {"x": object()}}, "not plain JSON"),
-    ({"args": {1: "x"}}, "args.1"),
-    ({"args": {"x": 10**60}}, "not plain JSON"),
-    ({"name": "Bad/Name"}, "name: invalid format"),
-    ({"gate": "a/b"}, "gate: invalid format"),
-    ({"ttl_s": 0}, "must be > 0"),
-    ({"ttl_s": 8 * 86400}, "must be > 0"),
-    ({"args": {"pad": "x" * 20000}}, "gates accept at most 16384"),
-    ({"args": {"d": json.loads("[" * 40 + "]" * 40)}}, "nested deeper"),
-])
-def test_sign_command_refuses_what_a_gate_would_reject(
-    kwargs: dict[str, Any], message: str
-) -> None:
-    params: dict[str, Any] = {"name": "set_mode", "args": {}, "site": SITE, "gate": GATE,
-                              "ttl_s": 60.0}
-    params.update(kwargs)
-    with pytest.raises(ConfigError, match=message):
-        sign_command(KEY, params["name"], params["args"], params["site"], params["gate"],
-                     params["ttl_s"])
-
-
-def test_verifier_refuses_a_mislabelled_trusted_key() -> None:
-    with pytest.raises(ConfigError, match="does not match its key"):
-        CommandVerifier({"0" * 16: KEY.public_key()}, SITE, GATE, allowed=ALLOWED)
-    with pytest.raises(ConfigError, match="not one topic level"):
-        CommandVerifier({}, SITE, "a/b", allowed=ALLOWED)
-
-
-# -- key files -----------------------------------------------------------------------------------
-
-
-def test_key_files_round_trip(tmp_path: Path) -> None:
-    private_path, public_path = generate_keypair(tmp_path / "keys")
-    assert private_path.stat().st_mode & 0o777 == 0o600
-    assert (tmp_path / "keys").stat().st_mode & 0o077 == 0
-    key = load_private_key(private_path)
-    trusted = load_public_keys([public_path])
-    [kid] = trusted
-    assert kid == key_id(key.public_key()) and private_path.name == f"cmd-{kid}.key.pem"
-    v = CommandVerifier(trusted, SITE, GATE, allowed=ALLOWED, clock_ns=Clock())
-    assert isinstance(v.verify(topic(), sign_command(key, "set_mode", {}, SITE, GATE, 60,
-                                                     Clock())), Command)
-    # A second pair lands beside the first; nothing is overwritten.
-    private_2, _ = generate_keypair(tmp_path / "keys")
-    assert private_2 != private_path and len(list((tmp_path / "keys").iterdir())) == 4
-
-
-def _write(path: Path, data: bytes, mode: int = 0o600) -> Path:
-    path.write_bytes(data)
-    path.chmod(mode)
-    return path
-
-
-def test_bad_key_files_name_the_file_and_never_quote_it(tmp_path: Path) -> None:
-    private_path, public_path = generate_keypair(tmp_path)
-    secret = private_path.read_text()
-    garbage = _write(tmp_path / "garbage.pem", b"SECRETMARKER not a key\n")
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    ec_private = _write(tmp_path / "ec.pem", ec_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
-    ec_public = _write(tmp_path / "ec.pub.pem", ec_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
-    encrypted = _write(tmp_path / "enc.pem", KEY.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(b"pw")))
-    cases: list[tuple[Callable[[], object], Path, str]] = [
-        (lambda: load_private_key(tmp_path / "missing.pem"), tmp_path / "missing.pem",
-         "not found"),
-        (lambda: load_private_key(garbage), garbage, "not a PEM private key"),
-        (lambda: load_private_key(public_path), public_path, "is a public key"),
-        (lambda: load_private_key(ec_private), ec_private, "needs Ed25519"),
-        (lambda: load_private_key(encrypted), encrypted, "passphrase"),
-        (lambda: load_public_keys([garbage]), garbage, "not a PEM public key"),
-        (lambda: load_public_keys([private_path]), private_path, "is a private key"),
-        (lambda: load_public_keys([ec_public]), ec_public, "need Ed25519"),
-        (lambda: load_public_keys([tmp_path]), tmp_path, "cannot read public key"),
-    ]
-    for call, path, message in cases:
-        with pytest.raises(ConfigError) as info:
-            call()
-        text = str(info.value)
-        assert str(path) in text and message in text, text
-        assert "SECRETMARKER" not in text and secret not in text and "PRIVATE KEY" not in text
-
-
-def test_group_readable_private_key_is_warned_about(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    private_path, _ = generate_keypair(tmp_path)
-    private_path.chmod(0o644)
-    caplog.set_level(logging.WARNING, logger="edge.commands")
-    load_private_key(private_path)
-    assert "readable by other users" in caplog.text
-    assert private_path.read_text() not in caplog.text
-
-
-# -- CLI helpers -----------------------------------------------------------------------------------
-
-
-def run_cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="gate-edge")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_backend_commands(sub)
-    args = parser.parse_args(argv)
-    return int(args.func(args))
-
-
-@pytest.mark.parametrize("command", ["keygen", "push"])
-def test_backend_commands_have_help_with_an_example(
-    command: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    with pytest.raises(SystemExit) as info:
-        run_cli([command, "--help"])
-    assert info.value.code == 0
-    out = capsys.readouterr().out
-    assert "example:\n  gate-edge " + command in out
-
-
-def test_keygen_prints_kid_and_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["keygen", str(tmp_path / "k")]) == 0
-    out = capsys.readouterr().out
-    [public_path] = (tmp_path / "k").glob("*.pub.pem")
-    [kid] = load_public_keys([public_path])
-    assert f"kid {kid}" in out and str(public_path) in out
-    assert "PRIVATE KEY" not in out
-
-
-def test_push_bad_args_and_unreachable_broker(tmp_path: Path) -> None:
-    private_path, _ = generate_keypair(tmp_path)
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    base = ["push", "set_mode", "--key", str(private_path), "--site", SITE]
-    with pytest.raises(BrokerError, match="cannot connect"):
-        run_cli([*base, "--broker", f"mqtt://127.0.0.1:{port}"])
-    with pytest.raises(ConfigError, match="--gate"):
-        run_cli([*base, "--gate", "a/b"])
-    with pytest.raises(SystemExit):
-        run_cli([*base, "--args", "[1]"])
-    with pytest.raises(ConfigError, match="not a PEM private key"):
-        run_cli(["push", "set_mode", "--key", str(_write(tmp_path / "x", b"x")), "--site", SITE])
-
-
-@pytest.mark.broker
-def test_push_reaches_the_gate_and_verifies(
-    broker: PrivateBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    private_path, public_path = generate_keypair(tmp_path)
-    gate = f"push{random.randrange(10**9)}"
-    with Subscriber(BrokerOptions(url=broker.url, connect_timeout_s=5),
-                    [f"gate/{SITE}/{gate}/cmd/#", f"gate/{SITE}/cmd/#"]) as sub:
-        assert sub.subscribed.wait(10)
-        code = run_cli(["push", "quarantine.set", "--key", str(private_path), "--site", SITE,
-                        "--gate", gate, "--args", '{"subjects": ["resident-0007"]}',
-                        "--broker", broker.url, "--ttl", "120"])
-        assert code == 0
-        got = sub.get(10)
-    assert got is not None
-    assert got[0] == f"gate/{SITE}/{gate}/cmd/quarantine.set"
-    out = capsys.readouterr().out
-    assert got[0] in out and "acknowledged" in out
-    v = CommandVerifier(load_public_keys([public_path]), SITE, gate, allowed=ALLOWED)
-    result = v.verify(*got)
-    assert isinstance(result, Command)
-    assert result.args == {"subjects": ["resident-0007"]}
-    assert result.expires_ns - result.issued_ns == 120 * S

@@ -3,15 +3,13 @@ for every measurement site."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from edge.core import bodytemp
 from edge.evaluation.fda_fit import SITE_FEATURES, fit_model, load_site, screening
+from tests.shared import SHARED_DATA
 
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 FDA_CSV = SHARED_DATA / "fda" / "FLIR_groups1and2.csv"
 SITES = tuple(bodytemp.SITES)
 

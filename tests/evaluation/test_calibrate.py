@@ -1,5 +1,5 @@
 """`gate-edge calibrate`: homography from point pairs, written into the config with its
-comments intact, and the RGB -> thermal mapping the canthus hot loop relies on."""
+comments intact."""
 
 from __future__ import annotations
 
@@ -14,9 +14,6 @@ import pytest
 from edge.config import load_config
 from edge.errors import ConfigError
 from edge.evaluation.calibrate import fit, read_pairs, write_into_config
-from edge.pipeline.rgb_thermal import upright_matrix
-from edge.thermal.canthus import CanthusSampler, canthus_naive_c
-from edge.vision.geometry import inner_canthi, map_points
 
 TRUE_H = np.array([[0.26, 0.01, 12.0], [-0.008, 0.27, 6.0], [1e-5, 2e-5, 1.0]])
 
@@ -76,27 +73,3 @@ def test_write_refuses_to_produce_an_invalid_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="rotate_deg"):
         write_into_config(config, TRUE_H)
     assert "rgb_to_thermal" not in config.read_text()
-
-
-def test_canthus_sampler_matches_the_naive_loop_and_finds_the_hot_spot() -> None:
-    rng = np.random.default_rng(3)
-    temp_c = rng.normal(33.0, 0.05, (120, 160)).astype(np.float32)
-    landmarks = np.zeros((6, 5, 2), np.float32)
-    landmarks[:, 0] = rng.uniform([100, 100], [500, 300], (6, 2))
-    landmarks[:, 1] = landmarks[:, 0] + [60, 0]
-    canthi = map_points(TRUE_H, inner_canthi(landmarks))
-    for x, y in np.rint(canthi[2]).astype(int):
-        temp_c[y - 1 : y + 2, x - 1 : x + 2] = 36.0  # face 2's inner eye corners
-    got = CanthusSampler(3, 2)(temp_c, canthi)
-    assert np.allclose(got, canthus_naive_c(temp_c, canthi), atol=1e-5)
-    assert abs(got[2] - 36.0) < 1e-4 and got[np.arange(6) != 2].max() < 34.0
-
-
-@pytest.mark.parametrize("rotate", [0, 90, 180, 270])
-def test_upright_matrix_agrees_with_numpy_rotation(rotate: int) -> None:
-    raw = np.zeros((120, 160), np.uint8)
-    raw[30, 50] = 1
-    upright = np.rot90(raw, k=-(rotate // 90))
-    (y,), (x,) = np.nonzero(upright)
-    mapped = map_points(upright_matrix(rotate, (120, 160)), np.array([[50.0, 30.0]], np.float32))
-    assert np.allclose(mapped[0], [x, y])

@@ -6,11 +6,26 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge.app.wiring import ReplayResult, replay
+from edge.app.replay import ReplayResult, replay
 from edge.config import Settings, validate
+from edge.core.types import Decision, TemperatureReading
 from edge.transport.mqtt import BrokerOptions, Subscriber
+from tests.shared import REPO_ROOT as REPO
 
-REPO = Path(__file__).resolve().parents[1]
+TOLERANCE_C = 0.3
+
+
+def decision_from_event(event: dict[str, object]) -> Decision:
+    """Rebuild a Decision from what arrived over MQTT, so scoring uses the wire data."""
+    t = event["temperature"]
+    assert isinstance(t, dict)
+    reading = TemperatureReading(
+        t["c"], t["skin_c"], t["threshold_c"], t["site"], t["samples"], t["reference_ok"],
+        t["spread_c"],
+    )
+    box = event["bbox"]
+    assert isinstance(box, list)
+    return Decision(event["type"], event["t_ns"], event["track"], reading, tuple(box))  # type: ignore[arg-type]
 
 
 def settings_for(config: str | None, broker_url: str, gate: str, **extra: Any) -> Settings:

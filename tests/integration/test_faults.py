@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from gate_process import Backend, committed_seqs, start_gate, write_config
 
 from edge.sim.thermal import SceneSpec, synthesize
+from tests.integration.gate_process import Backend, committed_seqs, start_gate, write_config
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gate_process import Backend
 
 from edge.app.live import LiveGate
 from edge.config import validate
 from edge.models import check_models
 from edge.sim.rgb import synthesize_rgb
 from edge.sim.rgb_plan import RgbSceneSpec
+from tests.integration.gate_process import Backend
 
 
 @pytest.mark.broker

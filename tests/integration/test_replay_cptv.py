@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from replay_helpers import replay_and_collect, settings_for
-from shared import shared_data_dir
 
 from edge.sim.broker import PrivateBroker
+from tests.integration.replay_helpers import replay_and_collect, settings_for
+from tests.shared import shared_data_dir
 
 # file stem -> how many temperature events the data README says it must give
 EXPECTED = {

@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replay_helpers import replay_and_collect, settings_for
-from shared import shared_data_dir
-from test_replay_synth import TOLERANCE_C, _decision
 
 from edge.evaluation.evaluate import load_labels, match
 from edge.models import check_models
 from edge.sim.rgb import synthesize_rgb
 from edge.sim.rgb_plan import RgbSceneSpec
+from tests.integration.replay_helpers import (
+    TOLERANCE_C,
+    decision_from_event,
+    replay_and_collect,
+    settings_for,
+)
+from tests.shared import shared_data_dir
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +43,7 @@ def test_rgb_thermal_scene_from_real_faces(
 
     assert result.rgb_frames > 0 and result.thermal_frames > 0
     assert all(e["temperature"]["site"] == "canthus" for e in events)
-    report = match([_decision(e) for e in events], load_labels(scene), result.meta, 0)
+    report = match([decision_from_event(e) for e in events], load_labels(scene), result.meta, 0)
     assert not report.unmatched
     for person in report.people:
         assert person.ok, (person.label, person.expect, [d.type for d in person.events])

@@ -6,28 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
-from replay_helpers import replay_and_collect, settings_for
 
-from edge.app.wiring import replay
-from edge.core.types import Decision, TemperatureReading
+from edge.app.replay import replay
 from edge.evaluation.evaluate import load_labels, match
 from edge.sim.broker import PrivateBroker
 from edge.sim.thermal import SceneSpec, synthesize
-
-TOLERANCE_C = 0.3
-
-
-def _decision(event: dict[str, object]) -> Decision:
-    """Rebuild a Decision from what arrived over MQTT, so scoring uses the wire data."""
-    t = event["temperature"]
-    assert isinstance(t, dict)
-    reading = TemperatureReading(
-        t["c"], t["skin_c"], t["threshold_c"], t["site"], t["samples"], t["reference_ok"],
-        t["spread_c"],
-    )
-    box = event["bbox"]
-    assert isinstance(box, list)
-    return Decision(event["type"], event["t_ns"], event["track"], reading, tuple(box))  # type: ignore[arg-type]
+from tests.integration.replay_helpers import (
+    TOLERANCE_C,
+    decision_from_event,
+    replay_and_collect,
+    settings_for,
+)
 
 
 @pytest.mark.broker
@@ -41,7 +30,7 @@ def test_crowd_scene_one_event_per_person_within_tolerance(
     result, events, _ = replay_and_collect(settings, scene)
 
     assert len(events) == len(result.decisions)
-    report = match([_decision(e) for e in events], load_labels(scene), result.meta, 0)
+    report = match([decision_from_event(e) for e in events], load_labels(scene), result.meta, 0)
     assert not report.unmatched
     for person in report.people:
         assert person.ok, (person.label, person.expect, [d.type for d in person.events])

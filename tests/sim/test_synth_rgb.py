@@ -15,15 +15,14 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from shared import shared_data_dir
 
 from edge.core.bodytemp import skin_from_body_c
 from edge.core.types import RgbFrame, ThermalFrame
 from edge.errors import ConfigError
 from edge.sim.rgb import RgbSceneSpec, RgbSynthSummary, rgb_to_thermal, synthesize_rgb
 from edge.sources import open_recording
-from edge.sources.writer import RecordingWriter
 from edge.vision.geometry import inner_canthi, map_points
+from tests.shared import shared_data_dir
 
 F32 = npt.NDArray[np.float32]
 NOISE_SIGMAS = 5.0
@@ -241,7 +240,7 @@ def test_real_face_photos_give_several_identities(tmp_path: Path) -> None:
         assert -0.05 <= float(region.max()) - skin_c <= NOISE_SIGMAS * spec.noise_c
 
 
-# --------------------------------------------------------------------- spec and writer
+# ------------------------------------------------------------------------------ spec
 
 
 def test_spec_and_library_errors(tmp_path: Path) -> None:
@@ -257,36 +256,3 @@ def test_spec_and_library_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no photo"):
         synthesize_rgb(tmp_path / "out", RgbSceneSpec(faces_dir=blank))
     assert not (tmp_path / "out" / "meta.json").exists()
-
-
-def test_writer_rgb_stream(tmp_path: Path) -> None:
-    h = np.eye(3) * 0.25
-    h[2, 2] = 1.0
-    with pytest.raises(ValueError, match="rgb_to_thermal"):
-        RecordingWriter(tmp_path / "x", width=8, height=6, rgb_size=(32, 24))
-    with pytest.raises(ValueError, match="rgb_to_thermal"):
-        RecordingWriter(tmp_path / "x", width=8, height=6, rgb_to_thermal=h)
-    with pytest.raises(ValueError, match="invertible"):
-        RecordingWriter(tmp_path / "x", width=8, height=6, rgb_size=(32, 24),
-                        rgb_to_thermal=np.zeros((3, 3)))
-    writer = RecordingWriter(tmp_path / "w", width=8, height=6, rgb_size=(32, 24), rgb_fps=15,
-                             rgb_to_thermal=h)
-    with pytest.raises(RuntimeError):
-        writer.add_rgb(0, np.zeros((24, 32, 3), np.uint8))
-    with writer:
-        writer.add_thermal(5, np.zeros((6, 8), np.uint16))
-        writer.add_rgb(0, np.full((24, 32, 3), 100, np.uint8))
-        with pytest.raises(ValueError, match=r"\(24, 32, 3\) uint8"):
-            writer.add_rgb(1, np.zeros((32, 24, 3), np.uint8))
-        with pytest.raises(ValueError, match="before"):
-            writer.add_rgb(-1, np.zeros((24, 32, 3), np.uint8))
-        writer.add_rgb(66, np.full((24, 32, 3), 200, np.uint8))
-    meta = json.loads((tmp_path / "w" / "meta.json").read_text())
-    assert meta["rgb"] == {"video": "rgb.avi", "timestamps": "rgb.csv"}
-    assert meta["registration"]["rgb_to_thermal"] == h.tolist()
-    assert (tmp_path / "w" / "rgb.csv").read_text() == "index,t_ns\n0,0\n1,66\n"
-    source = open_recording(tmp_path / "w")
-    frames = list(source.frames())
-    assert [type(f).__name__ for f in frames] == ["RgbFrame", "ThermalFrame", "RgbFrame"]
-    rgb = [f for f in frames if isinstance(f, RgbFrame)]
-    assert [int(np.median(f.bgr)) for f in rgb] == pytest.approx([100, 200], abs=3)

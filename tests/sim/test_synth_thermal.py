@@ -14,7 +14,6 @@ import numpy.typing as npt
 import pytest
 
 from edge.core.bodytemp import body_from_skin_c, skin_from_body_c
-from edge.core.types import ReferenceSpec
 from edge.errors import ConfigError
 from edge.sim.thermal import (
     EPOCH_NS,
@@ -24,7 +23,6 @@ from edge.sim.thermal import (
     drift_offset_c,
     synthesize,
 )
-from edge.sources.writer import KELVIN_OFFSET_C, RecordingWriter, counts_from_c
 
 F32 = npt.NDArray[np.float32]
 CENTIKELVIN_STEP_C = 0.01
@@ -313,53 +311,6 @@ def test_other_encodings_hold_the_same_temperatures(tmp_path: Path, encoding: st
     assert ("linear" in other.meta["thermal"]) is (encoding == "linear")
     step_c = 1 / 64 if encoding == "p2pro" else SMALL.linear_gain
     assert np.abs(other.temp_c - base.temp_c).max() <= (step_c + CENTIKELVIN_STEP_C) / 2 + 1e-4
-
-
-def test_counts_from_c_per_encoding() -> None:
-    assert KELVIN_OFFSET_C == 273.15
-    assert counts_from_c(36.6, "centikelvin") == 30975
-    assert counts_from_c(36.6, "p2pro") == 19824
-    assert counts_from_c(36.6, "linear", linear_gain=0.01, linear_offset_c=-50.0) == 8660
-    assert counts_from_c(np.array([-300.0, 1000.0]), "centikelvin").tolist() == [0, 65535]
-    frame_c = np.full((2, 3), 22.004, dtype=np.float32)
-    counts = counts_from_c(frame_c, "centikelvin")
-    assert counts.dtype == np.uint16 and counts.shape == (2, 3) and (counts == 29515).all()
-    with pytest.raises(ValueError, match="linear"):
-        counts_from_c(1.0, "linear")
-    with pytest.raises(ValueError, match="unknown"):
-        counts_from_c(1.0, "kelvin")  # type: ignore[arg-type]
-
-
-def test_writer_checks_frames_and_writes_meta_only_on_clean_close(tmp_path: Path) -> None:
-    frame = np.zeros((4, 5), dtype=np.uint16)
-    reference = ReferenceSpec(roi=(1, 1, 2, 2), temp_c=35.0)
-    writer = RecordingWriter(tmp_path / "ok", width=5, height=4, reference=reference)
-    with pytest.raises(RuntimeError):
-        writer.add_thermal(0, frame)
-    with pytest.raises(RuntimeError):
-        writer.write_labels({"people": []})
-    with writer:
-        writer.write_labels({"people": []})
-        writer.add_thermal(10, frame)
-        with pytest.raises(ValueError, match=r"\(4, 5\) uint16"):
-            writer.add_thermal(11, np.zeros((5, 4), dtype=np.uint16))
-        with pytest.raises(ValueError, match=r"\(4, 5\) uint16"):
-            writer.add_thermal(11, frame.astype(np.float32))  # type: ignore[arg-type]
-        with pytest.raises(ValueError, match="before"):
-            writer.add_thermal(9, frame)
-        writer.add_thermal(10, frame + 1)
-    meta = json.loads((tmp_path / "ok" / "meta.json").read_text())
-    assert meta["thermal"]["width"] == 5 and meta["reference"]["thermal_roi"] == [1, 1, 2, 2]
-    assert (tmp_path / "ok" / "thermal.u16").read_bytes() == frame.tobytes() + (frame + 1).tobytes()
-    assert (tmp_path / "ok" / "thermal.csv").read_text() == "index,t_ns\n0,10\n1,10\n"
-    assert json.loads((tmp_path / "ok" / "labels.json").read_text()) == {"people": []}
-    with pytest.raises(KeyError), RecordingWriter(tmp_path / "ok", width=5, height=4) as again:
-        again.add_thermal(0, frame)
-        assert not (tmp_path / "ok" / "labels.json").exists()
-        raise KeyError("crash mid-recording")
-    # The interrupted rewrite must not leave the first recording's meta.json claiming it.
-    assert (tmp_path / "ok" / "thermal.u16").stat().st_size == frame.nbytes
-    assert not (tmp_path / "ok" / "meta.json").exists()
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
-from shared import shared_data_dir
 
 from edge.errors import EdgeError
 from edge.vision.detector import (
@@ -26,6 +25,7 @@ from edge.vision.detector import (
 )
 from edge.vision.landmarks import FaceAnalyzer, LandmarkRefiner, quality
 from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, Faces
+from tests.shared import shared_data_dir
 
 F32 = np.float32
 

@@ -1,0 +1,112 @@
+"""The decision core (edge.core.decide) on hand-built tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from edge.core.bodytemp import body_from_skin_c, skin_from_body_c
+from edge.core.decide import DecideParams, decide, skin_statistic_c
+from edge.core.tracker import Track
+
+# --- decide ----------------------------------------------------------------------------
+
+
+def make_track(skin_c: list[float], ok: bool = True, track_id: int = 7) -> Track:
+    n = len(skin_c)
+    return Track(
+        track_id,
+        (10, 20, 30, 36),
+        first_t_ns=0,
+        last_t_ns=1_000_000 * max(n, 1),
+        skin_c=list(skin_c),
+        reference_ok=[ok] * n,
+        face_px=[30] * n,
+    )
+
+
+PARAMS_DECIDE = DecideParams(threshold_c=37.3, min_samples=5, decide_samples=9)
+NORMAL_SKIN_C = skin_from_body_c(36.8)
+
+
+def test_too_few_samples_never_decide_even_when_ending() -> None:
+    track = make_track([NORMAL_SKIN_C] * 4)
+    assert decide(track, PARAMS_DECIDE, ending=False) is None
+    assert decide(track, PARAMS_DECIDE, ending=True) is None
+    assert not track.decided
+
+
+def test_between_min_and_decide_samples_waits_until_ending() -> None:
+    track = make_track([NORMAL_SKIN_C] * 6)
+    assert decide(track, PARAMS_DECIDE, ending=False) is None
+    decision = decide(track, PARAMS_DECIDE, ending=True)
+    assert decision is not None
+    assert decision.temperature.samples == 6
+
+
+def test_decide_samples_give_exactly_one_decision() -> None:
+    track = make_track([NORMAL_SKIN_C] * 9)
+    first = decide(track, PARAMS_DECIDE, ending=False)
+    assert first is not None
+    assert first.type == "screening"
+    assert first.track == 7
+    assert first.temperature.samples == 9
+    assert first.temperature.body_c == pytest.approx(36.8, abs=1e-9)
+    assert track.decided
+    track.skin_c.extend([NORMAL_SKIN_C] * 5)
+    track.reference_ok.extend([True] * 5)
+    assert decide(track, PARAMS_DECIDE, ending=False) is None
+    assert decide(track, PARAMS_DECIDE, ending=True) is None
+
+
+def test_exactly_at_threshold_is_fever_just_below_is_not() -> None:
+    at_c = skin_from_body_c(37.3)
+    assert body_from_skin_c(at_c) >= 37.3  # precondition: the round trip is exact here
+    at = decide(make_track([at_c] * 9), PARAMS_DECIDE, ending=False)
+    assert at is not None and at.type == "fever"
+    assert at.temperature.threshold_c == 37.3
+    below = decide(make_track([skin_from_body_c(37.29)] * 9), PARAMS_DECIDE, ending=False)
+    assert below is not None and below.type == "screening"
+    above = decide(make_track([skin_from_body_c(38.5)] * 9), PARAMS_DECIDE, ending=False)
+    assert above is not None and above.type == "fever"
+
+
+@pytest.mark.parametrize("skin_c", [35.123456789, 36.0, 36.17, 35.9])
+def test_threshold_equal_to_body_estimate_is_fever(skin_c: float) -> None:
+    threshold_c = body_from_skin_c(skin_c)
+    params = DecideParams(threshold_c=threshold_c, min_samples=5, decide_samples=9)
+    decision = decide(make_track([skin_c] * 9), params, ending=False)
+    assert decision is not None and decision.type == "fever"
+    lower = np.nextafter(skin_c, -np.inf)
+    decision = decide(make_track([float(lower)] * 9), params, ending=False)
+    assert decision is not None and decision.type == "screening"
+
+
+def test_one_hot_outlier_does_not_change_the_decision() -> None:
+    base_c = skin_from_body_c(37.0)  # below the threshold
+    clean = [base_c] * 9
+    spiky = [*clean[:4], base_c + 6.0, *clean[4:]]  # one glint: +6 C skin
+    assert float(np.mean(spiky)) > skin_from_body_c(37.3)  # a mean would call it a fever
+    a = decide(make_track(clean), PARAMS_DECIDE, ending=True)
+    b = decide(make_track(spiky), PARAMS_DECIDE, ending=True)
+    assert a is not None and b is not None
+    assert a.type == b.type == "screening"
+    assert b.temperature.skin_c == pytest.approx(a.temperature.skin_c, abs=1e-9)
+
+
+def test_skin_statistic_is_median_of_upper_half() -> None:
+    # Low frames (blinks, far away) are ignored; the top one is an outlier.
+    values = [30.0, 31.0, 32.0, 35.0, 35.1, 35.2, 35.3, 35.4, 45.0, 35.5]
+    stat_c, spread_c = skin_statistic_c(values)
+    upper = sorted(values)[5:]
+    assert stat_c == pytest.approx(float(np.median(upper)))
+    assert stat_c == pytest.approx(35.4)
+    assert spread_c == pytest.approx(45.0 - 35.2)
+
+
+def test_decision_reports_reference_state_at_decision_time() -> None:
+    track = make_track([NORMAL_SKIN_C] * 9)
+    track.reference_ok[-1] = False
+    decision = decide(track, PARAMS_DECIDE, ending=False)
+    assert decision is not None
+    assert decision.temperature.reference_ok is False
