@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
@@ -10,10 +9,7 @@ import pytest
 
 from edge.errors import BrokerError
 from edge.sim.broker import PrivateBroker
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+from tests.shared import in_ci, require_models
 
 
 def private_broker_or_skip(**kwargs: object) -> PrivateBroker:
@@ -21,7 +17,7 @@ def private_broker_or_skip(**kwargs: object) -> PrivateBroker:
     try:
         return PrivateBroker(**kwargs)  # type: ignore[arg-type]
     except BrokerError as exc:
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true requires mosquitto: {exc}")
         pytest.skip(f"needs a real Mosquitto broker: {exc}")
 
@@ -51,3 +47,9 @@ def make_broker() -> Iterator[object]:
     yield make
     for running in started:
         running.close()
+
+
+@pytest.fixture(scope="session")
+def models_ready() -> None:
+    """The face models are fetched and verified (skip, or fail under CI=true)."""
+    require_models()

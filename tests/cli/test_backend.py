@@ -13,12 +13,8 @@ from pathlib import Path
 import pytest
 
 from edge.cli.backend import add_backend_commands
-from edge.commands.verify import (
-    Command,
-    CommandVerifier,
-    generate_keypair,
-    load_public_keys,
-)
+from edge.commands.keys import generate_keypair, load_public_keys
+from edge.commands.verify import Command, CommandVerifier
 from edge.errors import BrokerError, ConfigError
 from edge.sim.broker import PrivateBroker
 from edge.transport.mqtt import BrokerOptions, Subscriber

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.commands.verify import command_topic
+from edge.commands.envelope import command_topic
 
 SITE, GATE = "s1", "north"
 T0 = 1_800_000_000 * 10**9  # 2027-01-15, ns

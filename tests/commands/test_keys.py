@@ -10,15 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from edge.commands.verify import (
-    Command,
-    CommandVerifier,
-    generate_keypair,
-    key_id,
-    load_private_key,
-    load_public_keys,
-    sign_command,
-)
+from edge.commands.keys import generate_keypair, key_id, load_private_key, load_public_keys
+from edge.commands.verify import Command, CommandVerifier, sign_command
 from edge.errors import ConfigError
 from tests.commands.envelopes import ALLOWED, GATE, KEY, SITE, Clock, topic, write_pem
 

@@ -7,11 +7,8 @@ from typing import Any
 
 import pytest
 
-from edge.commands.verify import (
-    CommandVerifier,
-    parse_iso_utc_ns,
-    sign_command,
-)
+from edge.commands.envelope import parse_iso_utc_ns
+from edge.commands.verify import CommandVerifier, sign_command
 from edge.errors import ConfigError
 from tests.commands.envelopes import ALLOWED, GATE, KEY, SITE, T0
 

@@ -15,16 +15,9 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from edge.commands.verify import (
-    DEFAULT_MAX_BYTES,
-    REASONS,
-    Command,
-    CommandVerifier,
-    Rejection,
-    key_id,
-    sign_command,
-    summary,
-)
+from edge.commands.envelope import DEFAULT_MAX_BYTES
+from edge.commands.keys import key_id
+from edge.commands.verify import REASONS, Command, CommandVerifier, Rejection, sign_command, summary
 from tests.commands.envelopes import ALLOWED, GATE, KEY, SITE, T0, Clock, S, topic
 
 OTHER = Ed25519PrivateKey.generate()

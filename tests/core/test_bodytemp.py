@@ -120,12 +120,10 @@ def test_constants_match_refit_and_keep_sensitivity(site: str) -> None:
 
 @pytest.mark.parametrize("site", SITES)
 def test_decide_maps_skin_to_body_at_its_site(site: str) -> None:
-    from edge.core.decide import DecideParams, decide
-    from edge.core.tracker import Track
+    from edge.core.decide import DecideParams, PersonEvidence, decide
 
     skin_c = bodytemp.skin_from_body_c(37.4, site=site)
-    track = Track(1, (0, 0, 30, 36), first_t_ns=0, last_t_ns=9, skin_c=[skin_c] * 9,
-                  reference_ok=[True] * 9, face_px=[30] * 9)
+    track = PersonEvidence(1, 9, (0, 0, 30, 36), "thermal", (skin_c,) * 9, reference_ok=True)
     params = DecideParams(threshold_c=37.3, min_samples=5, decide_samples=9, site=site)
     decision = decide(track, params, ending=False)
     assert decision is not None and decision.type == "fever"

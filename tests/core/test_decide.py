@@ -1,27 +1,27 @@
-"""The decision core (edge.core.decide) on hand-built tracks."""
+"""The decision core (edge.core.decide) on hand-built person evidence."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from edge.core.bodytemp import body_from_skin_c, skin_from_body_c
-from edge.core.decide import DecideParams, decide, skin_statistic_c
-from edge.core.tracker import Track
+from edge.core.decide import DecideParams, PersonEvidence, decide, skin_statistic_c
 
 # --- decide ----------------------------------------------------------------------------
 
 
-def make_track(skin_c: list[float], ok: bool = True, track_id: int = 7) -> Track:
+def make_track(skin_c: list[float], ok: bool = True, track_id: int = 7) -> PersonEvidence:
     n = len(skin_c)
-    return Track(
-        track_id,
-        (10, 20, 30, 36),
-        first_t_ns=0,
-        last_t_ns=1_000_000 * max(n, 1),
-        skin_c=list(skin_c),
-        reference_ok=[ok] * n,
-        face_px=[30] * n,
+    return PersonEvidence(
+        track_id=track_id,
+        t_ns=1_000_000 * max(n, 1),
+        box=(10, 20, 30, 36),
+        frame="thermal",
+        skin_c=tuple(skin_c),
+        reference_ok=ok,
     )
 
 
@@ -33,7 +33,6 @@ def test_too_few_samples_never_decide_even_when_ending() -> None:
     track = make_track([NORMAL_SKIN_C] * 4)
     assert decide(track, PARAMS_DECIDE, ending=False) is None
     assert decide(track, PARAMS_DECIDE, ending=True) is None
-    assert not track.decided
 
 
 def test_between_min_and_decide_samples_waits_until_ending() -> None:
@@ -52,9 +51,10 @@ def test_decide_samples_give_exactly_one_decision() -> None:
     assert first.track == 7
     assert first.temperature.samples == 9
     assert first.temperature.body_c == pytest.approx(36.8, abs=1e-9)
-    assert track.decided
-    track.skin_c.extend([NORMAL_SKIN_C] * 5)
-    track.reference_ok.extend([True] * 5)
+    assert first.bbox == (10, 20, 30, 36) and first.bbox_frame == "thermal"
+    # decide is pure: remembering the decision is the caller's (edge.core.evidence) job.
+    assert decide(track, PARAMS_DECIDE, ending=False) == first
+    track = replace(track, skin_c=track.skin_c + (NORMAL_SKIN_C,) * 5, decided=True)
     assert decide(track, PARAMS_DECIDE, ending=False) is None
     assert decide(track, PARAMS_DECIDE, ending=True) is None
 
@@ -105,8 +105,7 @@ def test_skin_statistic_is_median_of_upper_half() -> None:
 
 
 def test_decision_reports_reference_state_at_decision_time() -> None:
-    track = make_track([NORMAL_SKIN_C] * 9)
-    track.reference_ok[-1] = False
+    track = make_track([NORMAL_SKIN_C] * 9, ok=False)
     decision = decide(track, PARAMS_DECIDE, ending=False)
     assert decision is not None
     assert decision.temperature.reference_ok is False

@@ -27,15 +27,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.commands.verify import (
-    DEFAULT_MAX_BYTES,
-    REASONS,
-    Command,
-    CommandVerifier,
-    command_topic,
-    key_id,
-    sign_command,
-)
+from edge.commands.envelope import DEFAULT_MAX_BYTES, command_topic
+from edge.commands.keys import key_id
+from edge.commands.verify import REASONS, Command, CommandVerifier, sign_command
 from edge.core.types import Decision, TemperatureReading
 from edge.sim.broker import PrivateBroker
 from edge.transport.events import gate_topic

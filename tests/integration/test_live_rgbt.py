@@ -10,16 +10,15 @@ import pytest
 
 from edge.app.live import LiveGate
 from edge.config import validate
-from edge.models import check_models
 from edge.sim.rgb import synthesize_rgb
 from edge.sim.rgb_plan import RgbSceneSpec
 from tests.integration.gate_process import Backend
 
 
 @pytest.mark.broker
-def test_live_gate_measures_at_the_canthus(tmp_path: Path, broker: Any) -> None:
-    if problems := check_models():
-        pytest.skip("; ".join(problems))
+def test_live_gate_measures_at_the_canthus(
+    tmp_path: Path, broker: Any, models_ready: None
+) -> None:
     scene = tmp_path / "scene"
     summary = synthesize_rgb(scene, RgbSceneSpec(people=2, pair_fraction=0.0, seed=8))
     settings = validate(

@@ -46,6 +46,7 @@ def test_kiosk_recording_gives_expected_events(broker: PrivateBroker, stem: str)
 @pytest.mark.shared
 def test_far_person_is_seen_but_never_measured() -> None:
     """110819 gives no event because the face is too small, not because nobody is there."""
+    from edge.app.wiring import pipeline_params
     from edge.config import validate
     from edge.core.types import ThermalFrame
     from edge.pipeline.thermal import ThermalPipeline
@@ -55,7 +56,8 @@ def test_far_person_is_seen_but_never_measured() -> None:
     settings = validate({"thermal": {"rotate_deg": 90}}, "test")
     source = open_recording(path)
     assert source.meta.thermal is not None
-    pipeline = ThermalPipeline(settings, source.meta.thermal, source.meta.reference)
+    meta = source.meta
+    pipeline = ThermalPipeline(pipeline_params(settings), meta.thermal, meta.reference)
     heads_seen = measured = 0
     for frame in source.frames():
         assert isinstance(frame, ThermalFrame)

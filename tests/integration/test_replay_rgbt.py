@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from edge.evaluation.evaluate import load_labels, match
-from edge.models import check_models
 from edge.sim.rgb import synthesize_rgb
 from edge.sim.rgb_plan import RgbSceneSpec
 from tests.integration.replay_helpers import (
@@ -19,13 +18,6 @@ from tests.integration.replay_helpers import (
     settings_for,
 )
 from tests.shared import shared_data_dir
-
-
-@pytest.fixture(scope="module")
-def models_ready() -> None:
-    problems = check_models()
-    if problems:
-        pytest.skip("; ".join(problems))
 
 
 @pytest.mark.broker
@@ -43,6 +35,9 @@ def test_rgb_thermal_scene_from_real_faces(
 
     assert result.rgb_frames > 0 and result.thermal_frames > 0
     assert all(e["temperature"]["site"] == "canthus" for e in events)
+    # docs/mqtt.md: in RGB + thermal mode the box is in colour-camera pixels, and says so.
+    assert all(e["bbox_frame"] == "rgb" for e in events)
+    assert max(e["bbox"][0] + e["bbox"][2] for e in events) > 160  # beyond a thermal frame
     report = match([decision_from_event(e) for e in events], load_labels(scene), result.meta, 0)
     assert not report.unmatched
     for person in report.people:
@@ -56,11 +51,11 @@ def test_rgb_thermal_scene_from_real_faces(
 def test_without_registration_rgb_thermal_mode_is_a_clear_error(tmp_path: Path) -> None:
     from edge.app.wiring import build_pipeline
     from edge.config import validate
-    from edge.core.types import RecordingMeta, ThermalStreamMeta
+    from edge.core.types import RgbStreamMeta, StreamInfo, ThermalStreamMeta
     from edge.errors import ConfigError
 
-    meta = RecordingMeta(tmp_path, "recording-v1", ThermalStreamMeta(160, 120, "centikelvin"),
-                         has_rgb=True)
+    meta = StreamInfo("recording-v1", ThermalStreamMeta(160, 120, "centikelvin"),
+                      rgb=RgbStreamMeta(), path=tmp_path)
     with pytest.raises(ConfigError, match=r"registration\.rgb_to_thermal"):
         build_pipeline(validate({"mode": "rgb_thermal"}, "test"), meta)
     # auto mode without a registration falls back to thermal-only instead of failing

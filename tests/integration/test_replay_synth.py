@@ -39,6 +39,7 @@ def test_crowd_scene_one_event_per_person_within_tolerance(
     assert report.fever_counts["fn"] == 0 and report.fever_counts["fp"] == 0
     assert report.fever_counts["tp"] == summary.fevers
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    assert {e["bbox_frame"] for e in events} == {"thermal"}
 
 
 @pytest.mark.parametrize(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from edge import models
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+from tests.shared import in_ci
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +24,7 @@ def cache() -> Path:
     where = models.models_dir()
     problems = models.check_models(where)
     if problems:
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"CI=true requires the models (make models): {problems[0]}")
         pytest.skip(f"models not fetched ({problems[0]})")
     return where

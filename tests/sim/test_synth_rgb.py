@@ -69,7 +69,7 @@ def make(folder: Path, spec: RgbSceneSpec) -> Scene:
 
 
 @pytest.fixture(scope="module")
-def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+def scene(tmp_path_factory: pytest.TempPathFactory, models_ready: None) -> Scene:
     """The default 12-person scene with matplotlib's portrait."""
     return make(tmp_path_factory.mktemp("rgb") / "default", RgbSceneSpec())
 
@@ -206,7 +206,7 @@ def test_reference_disc_and_background(scene: Scene) -> None:
     assert float(np.median(empty)) == pytest.approx(scene.spec.ambient_c, abs=0.3)
 
 
-def test_same_seed_same_bytes(tmp_path: Path) -> None:
+def test_same_seed_same_bytes(tmp_path: Path, models_ready: None) -> None:
     spec = RgbSceneSpec(people=3, pair_fraction=0.67, seed=5)
     a, b = make(tmp_path / "a", spec), make(tmp_path / "b", spec)
     assert (a.folder / "thermal.u16").read_bytes() == (b.folder / "thermal.u16").read_bytes()
@@ -218,7 +218,7 @@ def test_same_seed_same_bytes(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
-def test_real_face_photos_give_several_identities(tmp_path: Path) -> None:
+def test_real_face_photos_give_several_identities(tmp_path: Path, models_ready: None) -> None:
     faces = shared_data_dir("faces")
     spec = RgbSceneSpec(people=8, pair_fraction=0.5, seed=2, faces_dir=faces)
     s = make(tmp_path / "faces", spec)
@@ -243,7 +243,7 @@ def test_real_face_photos_give_several_identities(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ spec
 
 
-def test_spec_and_library_errors(tmp_path: Path) -> None:
+def test_spec_and_library_errors(tmp_path: Path, models_ready: None) -> None:
     with pytest.raises(ConfigError, match="people"):
         RgbSceneSpec(people=0)
     with pytest.raises(ConfigError, match="rgb_fps"):

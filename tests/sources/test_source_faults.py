@@ -12,11 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from edge.app.checkpoint import Checkpoint
+from edge.app.wiring import pipeline_params
 from edge.config import validate
 from edge.core.types import Frame, ThermalFrame, ThermalStreamMeta
 from edge.pipeline.thermal import ThermalPipeline
 from edge.sim.thermal import SceneSpec, synthesize
-from edge.sources.feed import Checkpoint, ReplayFeed
+from edge.sources.feed import ReplayFeed
 from edge.sources.guard import Capture, FrameCheck, FrameGuard
 
 H, W = 120, 160
@@ -50,7 +52,7 @@ def test_ten_thousand_corrupt_frames_change_nothing(caplog: pytest.LogCaptureFix
     rng = np.random.default_rng(5)
     settings = validate({}, "test")
     meta = ThermalStreamMeta(W, H, "centikelvin")
-    pipeline = ThermalPipeline(settings, meta, None)
+    pipeline = ThermalPipeline(pipeline_params(settings), meta, None)
     guard = FrameGuard(FrameCheck(H, W))
     assert guard.admit(_good(1_000, rng)) is not None  # establishes the clock
     caplog.set_level(logging.DEBUG, logger="edge.sources.guard")

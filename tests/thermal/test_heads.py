@@ -6,16 +6,9 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.config import Settings
-from edge.pipeline.thermal import head_params
+from edge.thermal.disc import DiscLocator, DiscParams, find_reference_disc
 from edge.thermal.front import disc_box
-from edge.thermal.heads import (
-    DiscLocator,
-    DiscParams,
-    HeadParams,
-    find_heads,
-    find_reference_disc,
-)
+from edge.thermal.heads import HeadParams, HeadSizing, find_heads, head_params
 
 H, W = 120, 160
 YY, XX = np.mgrid[0:H, 0:W]
@@ -74,34 +67,35 @@ def test_upright_head_is_found_and_measurable() -> None:
     temp_c = room()
     head = draw_person(temp_c, 80, 40)
     heads = find_heads(temp_c, PARAMS)
-    assert heads.count == 1
-    assert heads.measurable.tolist() == [True]
-    box = tuple(heads.boxes[0].tolist())
+    assert heads.detections.count == 1
+    assert heads.detections.measurable.tolist() == [True]
+    box = tuple(heads.detections.boxes[0].tolist())
     assert contains(box, bbox(head))
     # ... and tightly: the torso (below the floor) is not part of the head's box.
     assert box[3] <= bbox(head)[3] + 2
     # The head's pixels carry its label id; nothing else does.
-    on = heads.labels == heads.label_ids[0]
+    on = heads.labels == heads.detections.label_ids[0]
     assert on[head].mean() > 0.9
     assert not on[~head].any()
 
 
 def test_head_with_pipeline_params_for_a_lepton_frame() -> None:
-    params = head_params(Settings(), (H, W))
+    params = head_params(HeadSizing(), (H, W))
     temp_c = room(1)
     head = draw_person(temp_c, 60, 50)
     heads = find_heads(temp_c, params)
-    assert heads.measurable.sum() == 1
-    assert contains(tuple(heads.boxes[heads.measurable][0].tolist()), bbox(head))
+    assert heads.detections.measurable.sum() == 1
+    dets = heads.detections
+    assert contains(tuple(dets.boxes[dets.measurable][0].tolist()), bbox(head))
 
 
 def test_small_head_is_found_but_not_measurable() -> None:
     temp_c = room()
     head = draw_person(temp_c, 80, 40, w=10, h=12)
     heads = find_heads(temp_c, PARAMS)
-    assert heads.count == 1
-    assert contains(tuple(heads.boxes[0].tolist()), bbox(head))
-    assert heads.measurable.tolist() == [False]
+    assert heads.detections.count == 1
+    assert contains(tuple(heads.detections.boxes[0].tolist()), bbox(head))
+    assert heads.detections.measurable.tolist() == [False]
 
 
 @pytest.mark.parametrize(("cx", "cy"), [(4, 40), (W - 5, 40), (80, 8)])
@@ -109,8 +103,8 @@ def test_head_cut_by_frame_edge_is_not_measurable(cx: int, cy: int) -> None:
     temp_c = room()
     draw_person(temp_c, cx, cy, torso=False)
     heads = find_heads(temp_c, PARAMS)
-    assert heads.count == 1  # still tracked, so it keeps its identity
-    assert not heads.measurable.any()
+    assert heads.detections.count == 1  # still tracked, so it keeps its identity
+    assert not heads.detections.measurable.any()
 
 
 @pytest.mark.parametrize("vertical", [False, True])
@@ -120,7 +114,7 @@ def test_long_thin_arm_is_not_measurable(vertical: bool) -> None:
         temp_c[30:90, 40:46] = 34.0
     else:
         temp_c[50:56, 40:100] = 34.0
-    assert not find_heads(temp_c, PARAMS).measurable.any()
+    assert not find_heads(temp_c, PARAMS).detections.measurable.any()
 
 
 def test_arm_next_to_a_head_leaves_only_the_head_measurable() -> None:
@@ -128,15 +122,15 @@ def test_arm_next_to_a_head_leaves_only_the_head_measurable() -> None:
     head = draw_person(temp_c, 50, 40)
     temp_c[80:86, 90:150] = 34.0  # an arm, away from the head
     heads = find_heads(temp_c, PARAMS)
-    measurable = heads.boxes[heads.measurable]
+    measurable = heads.detections.boxes[heads.detections.measurable]
     assert len(measurable) == 1
     assert contains(tuple(measurable[0].tolist()), bbox(head))
 
 
 def test_empty_room_has_no_heads() -> None:
     heads = find_heads(room(), PARAMS)
-    assert heads.count == 0
-    assert heads.boxes.shape == (0, 4)
+    assert heads.detections.count == 0
+    assert heads.detections.boxes.shape == (0, 4)
     assert not heads.labels.any()
 
 
@@ -180,9 +174,10 @@ def test_disc_is_excluded_from_heads_once_known() -> None:
     assert roi is not None
     unmasked = find_heads(temp_c, PARAMS)
     masked = find_heads(temp_c, PARAMS, exclude=disc_box(roi))
-    assert unmasked.count == 2  # the disc is warm and compact: without the mask it is a blob
-    assert masked.count == 1
-    assert masked.measurable.tolist() == [True]
+    # the disc is warm and compact: without the mask it is a blob
+    assert unmasked.detections.count == 2
+    assert masked.detections.count == 1
+    assert masked.detections.measurable.tolist() == [True]
 
 
 def test_hot_canthus_patch_is_not_taken_for_the_disc() -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 from edge.transport.events import (
     decision_body,
     iso_utc_ms,
-    split_topic,
     with_identity,
 )
 from tests.mqtt_helpers import decision
@@ -36,7 +36,11 @@ def test_non_finite_temperature_becomes_null_not_a_crash() -> None:
     assert iso_utc_ms(0) == "1970-01-01T00:00:00.000Z"
 
 
-def test_split_topic() -> None:
-    assert split_topic("gate", "gate/s1/north/event/pass.denied") == (
-        "s1", "north", "event", "pass.denied")
-    assert split_topic("gate", "other/s1/north/status") is None
+def test_bbox_names_the_frame_it_is_in() -> None:
+    """docs/mqtt.md: `bbox` is in upright thermal pixels (thermal-only) or RGB pixels (RGB +
+    thermal), and `bbox_frame` says which."""
+    thermal = decision(3)
+    rgb = replace(thermal, bbox=(320, 200, 80, 96), bbox_frame="rgb")
+    for d, frame in ((thermal, "thermal"), (rgb, "rgb")):
+        body = decision_body(d, site="s1", gate="n", wall_ns=0)
+        assert body["bbox"] == list(d.bbox) and body["bbox_frame"] == frame

@@ -18,6 +18,7 @@ from edge.errors import BrokerError, ConfigError
 from edge.sim.broker import make_test_tls
 from edge.transport.mqtt import BrokerOptions, check_broker, parse_broker_url
 from tests.mqtt_helpers import WAIT_S, MakeBroker, RawSub, decision, publisher
+from tests.shared import skip_or_fail
 
 # -- connection errors ----------------------------------------------------------------
 
@@ -92,7 +93,7 @@ def test_tls_broker_with_private_ca(make_broker: MakeBroker, gate: str, tmp_path
     try:
         tls = make_test_tls(tmp_path / "pki")
     except BrokerError as exc:
-        pytest.skip(str(exc))
+        skip_or_fail(str(exc))
     own = make_broker(tls=tls)
     assert own.url.startswith("mqtts://")
     with pytest.raises(BrokerError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
@@ -144,7 +145,7 @@ def test_tls_broker_requiring_client_certificates(
     try:
         tls = make_test_tls(tmp_path / "pki")
     except BrokerError as exc:
-        pytest.skip(str(exc))
+        skip_or_fail(str(exc))
     own = make_broker(tls=dataclasses.replace(tls, require_certificate=True))
     pki = tmp_path / "pki"
     no_cert = BrokerOptions(url=own.url, ca_file=tls.ca_file, connect_timeout_s=5)

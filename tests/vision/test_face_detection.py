@@ -11,21 +11,20 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.errors import EdgeError
+from edge.core.detections import Detections
 from edge.vision.detector import (
     GRID,
     INPUT_PX,
     NUM_ANCHORS,
     FaceDetector,
     decode,
-    iou_one_to_many,
     sigmoid_scores,
     ssd_anchors,
     weighted_nms,
 )
 from edge.vision.landmarks import FaceAnalyzer, LandmarkRefiner, quality
-from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE, Faces
-from tests.shared import shared_data_dir
+from edge.vision.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE, RIGHT_EYE
+from tests.shared import shared_data_dir, skip_or_fail
 
 F32 = np.float32
 
@@ -69,7 +68,7 @@ def _labels_for(path: Path, shape: tuple[int, ...]) -> list[tuple[tuple[int, int
 
 
 def _match(
-    faces: Faces, labels: list[tuple[tuple[int, int, int, int], bool]]
+    faces: Detections, labels: list[tuple[tuple[int, int, int, int], bool]]
 ) -> tuple[int, int, int]:
     """(required found, required total, false detections): a detection matches the first
     unmatched label whose box holds its centre, best score first."""
@@ -93,11 +92,8 @@ def _match(
 
 
 @pytest.fixture(scope="module")
-def analyzer() -> FaceAnalyzer:
-    try:
-        return FaceAnalyzer(threads=1)
-    except (ImportError, OSError, EdgeError) as exc:
-        pytest.skip(f"face models are not available ({exc}); fetch them with `gate-edge models`")
+def analyzer(models_ready: None) -> FaceAnalyzer:
+    return FaceAnalyzer(threads=1)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +101,7 @@ def photos() -> list[Path]:
     faces_dir = shared_data_dir("faces")
     found = sorted(faces_dir.glob("*.jpg"))
     if not found:
-        pytest.skip(f"no photos in {faces_dir}")
+        skip_or_fail(f"no photos in {faces_dir}")
     return found
 
 
@@ -145,12 +141,6 @@ def test_sigmoid_scores_clip_without_overflow() -> None:
         scores = sigmoid_scores(np.array([-1e6, -80.0, 0.0, 80.0, 1e6], F32))
     np.testing.assert_allclose(scores[2], 0.5)
     assert scores[0] == scores[1] and scores[-1] == scores[-2] and np.isfinite(scores).all()
-
-
-def test_iou_one_to_many() -> None:
-    box = np.array([0, 0, 10, 10], F32)
-    others = np.array([[5, 5, 15, 15], [0, 0, 10, 10], [20, 20, 30, 30], [3, 3, 3, 3]], F32)
-    np.testing.assert_allclose(iou_one_to_many(box, others), [25 / 175, 1.0, 0.0, 0.0])
 
 
 def test_nms_merges_overlaps_weighted_or_keeps_the_best() -> None:
@@ -227,8 +217,8 @@ def test_detector_end_to_end_on_synthetic_outputs_undoes_the_letterbox() -> None
     eye_b = (s1 * np.array([74, 117]) + s2 * np.array([86, 122])) / (s1 + s2)
     eye_a = (s1 * np.array([90, 117]) + s2 * np.array([86, 122])) / (s1 + s2)
     to_frame = np.array([0, 24])
-    np.testing.assert_allclose(det.keypoints[0, 0], (eye_b - to_frame) / 0.3, atol=1e-3)
-    np.testing.assert_allclose(det.keypoints[0, 1], (eye_a - to_frame) / 0.3, atol=1e-3)
+    np.testing.assert_allclose(det.column("keypoints")[0, 0], (eye_b - to_frame) / 0.3, atol=1e-3)
+    np.testing.assert_allclose(det.column("keypoints")[0, 1], (eye_a - to_frame) / 0.3, atol=1e-3)
     # second face: anchor (5, 10) centre (22, 42) input px, 20 px wide
     np.testing.assert_allclose(
         det.boxes[1], np.array([22 - 10, 42 - 10 - 24, 20, 20]) / 0.3, atol=1e-3
@@ -331,7 +321,7 @@ def test_onet_agrees_with_blazeface_keypoints(analyzer: FaceAnalyzer, photos: li
         det = analyzer.detector.detect_raw(image)
         landmarks, prob = analyzer.refiner.refine(image, det.boxes)
         assert (prob > 0.9).all(), f"{path.name}: O-Net face probability {prob}"
-        blaze = det.keypoints[:, :3]  # eye (image left), eye (image right), nose tip
+        blaze = det.column("keypoints")[:, :3]  # eye (image left), eye (image right), nose tip
         ours = landmarks[:, [LEFT_EYE, RIGHT_EYE, NOSE]]
         off = np.linalg.norm(ours - blaze, axis=2) / det.boxes[:, 2:3]
         worst = max(worst, float(off.max(initial=0.0)))
@@ -349,7 +339,7 @@ def test_batched_landmarks_equal_single_crops(analyzer: FaceAnalyzer, photos: li
             crops.append(refiner.crops(image, sq).copy())
             squares.append(sq)
     if not crops:
-        pytest.skip("group photos absent")
+        skip_or_fail("group photos absent")
     all_crops, all_squares = np.concatenate(crops), np.concatenate(squares)
     assert all_crops.shape[0] >= 3
     batch, batch_prob = refiner.run(all_crops, all_squares)
@@ -373,6 +363,6 @@ def test_analyze_contract_and_flags_on_a_small_frame(
     for faces in (big, tiny):
         assert faces.boxes.dtype == F32 and faces.scores.dtype == F32
         assert faces.measurable.dtype == np.bool_ and len(faces.reasons) == faces.count
-    assert big.measurable.all() and big.reasons == ("",) * big.count
+    assert big.measurable.all() and tuple(big.reasons) == ("",) * big.count
     assert tiny.count == big.count and set(tiny.reasons) == {"small"}
     assert analyzer.analyze(np.zeros((480, 640, 3), np.uint8)).count == 0
