@@ -12,14 +12,21 @@ import resource  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from functools import partial  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from edge.app.wiring import pipeline_params  # noqa: E402
 from edge.config import validate  # noqa: E402
+from edge.core.detections import Detections  # noqa: E402
 from edge.core.evidence import Evidence  # noqa: E402
-from edge.core.types import RgbFrame, StreamInfo, ThermalFrame, ThermalStreamMeta  # noqa: E402
+from edge.core.types import (  # noqa: E402
+    RgbFrame,
+    RgbStreamMeta,
+    StreamInfo,
+    ThermalFrame,
+    ThermalStreamMeta,
+)
 from edge.pipeline.rgb_thermal import RgbThermalPipeline  # noqa: E402
 from edge.thermal.canthus import CanthusSampler  # noqa: E402
 from edge.vision.geometry import inner_canthi, map_points  # noqa: E402
@@ -67,26 +74,24 @@ def _ms(fn: Callable[[], object], repeats: int = 30) -> float:
     return float(np.median(times)) * 1e3
 
 
-def _decide_once(evidence: Evidence, boxes: np.ndarray, clock_ns: list[int]) -> None:
+def _decide_once(evidence: Evidence, faces: Detections, clock_ns: list[int]) -> None:
     clock_ns[0] += 66_000_000
-    n = len(boxes)
-    evidence.record(boxes, np.ones(n, bool), np.full(n, 35.0, np.float32), True, clock_ns[0])
+    evidence.record(faces, np.full(faces.count, 35.0, np.float32), True, clock_ns[0])
 
 
 def bench_stages(analyzer: FaceAnalyzer) -> None:
     print("\n## RGB + thermal: milliseconds per 640x480 frame per stage (median, 1 thread)\n")
     print("| faces found | detect | landmarks | registration + canthus hot loop | decide |")
     print("|---|---|---|---|---|")
-    settings = validate({}, "bench")
+    params = pipeline_params(validate({}, "bench"))
     sampler = CanthusSampler(3, 2)
     for n in (1, 3, 6):
         bgr, counts = scene(n)
         temp_c = (counts / 100.0 - 273.15).astype(np.float32)
         det = analyzer.detector.detect_raw(bgr)
         landmarks, _ = analyzer.refiner.refine(bgr, det.boxes)
-        decide_step = partial(
-            _decide_once, Evidence(settings, "canthus"), np.rint(det.boxes).astype(np.int32), [0]
-        )
+        evidence = Evidence(params.screening.evidence("canthus", params.tracker))
+        decide_step = partial(_decide_once, evidence, det, [0])
 
         row = [
             _ms(lambda bgr=bgr: analyzer.detector.detect_raw(bgr)),
@@ -102,14 +107,14 @@ def bench_end_to_end(analyzer: FaceAnalyzer) -> None:
     print("\n## RGB + thermal end to end (640x480 @ 15 fps + 160x120 @ 9 fps, 10 s of footage)\n")
     print("| faces in view | RGB frames/s | x real time |")
     print("|---|---|---|")
-    settings = validate({}, "bench")
+    params = pipeline_params(validate({}, "bench"))
     meta = StreamInfo(
-        Path("bench"), "recording-v1", ThermalStreamMeta(160, 120, "centikelvin", fps=9.0),
-        True, H_RGB_TO_THERMAL,
+        "synthetic", ThermalStreamMeta(160, 120, "centikelvin", fps=9.0),
+        rgb=RgbStreamMeta(640, 480, 15.0), rgb_to_thermal=H_RGB_TO_THERMAL,
     )
     for n in (1, 3, 6):
         bgr, counts = scene(n)
-        pipeline = RgbThermalPipeline(settings, meta, analyzer)
+        pipeline = RgbThermalPipeline(params, meta, analyzer)
         frames = [RgbFrame(i, i * 1_000_000_000 // 15, bgr) for i in range(150)]
         frames += [ThermalFrame(i, i * 1_000_000_000 // 9 + 1, counts) for i in range(90)]
         frames.sort(key=lambda f: f.t_ns)
