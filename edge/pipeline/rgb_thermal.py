@@ -105,8 +105,14 @@ class RgbThermalPipeline:
             skin_c += np.float32(ref.offset_c)
             big = self.thermal_face_width(faces.boxes) >= self._min_thermal_face_px
         measurable = faces.measurable & big & np.isfinite(skin_c)
+        # Why a face the RGB side found measurable is not measured after all.
+        reasons = np.where(
+            faces.measurable & ~measurable,
+            "unpaired" if not fresh else np.where(big, "out-of-view", "thermal-small"),
+            faces.reasons,
+        ).astype(faces.reasons.dtype)
         faces = Detections(
-            faces.boxes, faces.scores, measurable, faces.reasons, faces.frame, faces.columns
+            faces.boxes, faces.scores, measurable, reasons, faces.frame, faces.columns
         )
         self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref)
         return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns)
