@@ -121,6 +121,10 @@ class ScreeningConfig(_Section):
     min_samples: int = Field(5, ge=1, le=1000)
     decide_samples: int = Field(9, ge=1, le=1000)
     ambient_c: float | None = Field(None, ge=-30, le=60)
+    # peak: the face's (or canthus disc's) hottest clean pixel at its interpolated peak, with
+    # defective pixels rejected (edge.thermal.peak); local-mean: the maximum of a
+    # window_px x window_px mean (reads a one-pixel canthus low; kept for comparison).
+    statistic: Literal["peak", "local-mean"] = "peak"
     window_px: int = Field(3, ge=1, le=9)
     canthus_radius_px: int = Field(2, ge=0, le=8)  # search disc around each mapped canthus
     min_thermal_face_px: float = Field(12.0, ge=2, le=500)  # face width in thermal pixels

@@ -138,6 +138,7 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             decide_samples=scr.decide_samples,
             ambient_c=scr.ambient_c,
             skin_offset_c=scr.skin_offset_c,
+            statistic=scr.statistic,
             window_px=scr.window_px,
         ),
         heads=HeadSizing(

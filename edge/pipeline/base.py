@@ -4,7 +4,7 @@ config), the per-frame report the metrics read, and the interface the run loop d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,8 @@ class ScreeningParams:
     decide_samples: int = 9
     ambient_c: float | None = None
     skin_offset_c: float = 0.0  # site calibration, added to every skin reading
-    window_px: int = 3  # local-mean window of the hot loops
+    statistic: Literal["peak", "local-mean"] = "peak"  # the hot loops' per-face reading
+    window_px: int = 3  # window of the local-mean statistic
 
     def evidence(self, site: str, tracker: TrackerParams) -> EvidenceParams:
         decide = DecideParams(

@@ -72,7 +72,10 @@ class RgbThermalPipeline:
                 threads=fp.threads, score_threshold=fp.score_threshold, min_face_px=fp.min_face_px
             )
         self.finder = finder
-        self._sampler = CanthusSampler(params.screening.window_px, fp.canthus_radius_px)
+        scr = params.screening
+        self._sampler = CanthusSampler(
+            scr.window_px, fp.canthus_radius_px, statistic=scr.statistic
+        )
         self._min_thermal_face_px = fp.min_thermal_face_px
         self._max_pair_ns = int(fp.max_pair_ms * 1e6)
         self.evidence = Evidence(params.screening.evidence("canthus", params.tracker))

@@ -8,7 +8,7 @@ import numpy as np
 from edge.core.evidence import Evidence
 from edge.core.types import Decision, Frame, ReferenceSpec, ThermalFrame, ThermalStreamMeta
 from edge.pipeline.base import FrameReport, PipelineParams
-from edge.thermal.face_max import FaceMaxLocalMean
+from edge.thermal.face_max import FaceMaxLocalMean, FacePeak
 from edge.thermal.front import ThermalFrontEnd
 from edge.thermal.heads import find_heads, head_params
 
@@ -23,7 +23,10 @@ class ThermalPipeline:
     ) -> None:
         self.front = ThermalFrontEnd(params.front, stream, reference)
         self._heads = head_params(params.heads, self.front.upright_hw)
-        self._stat = FaceMaxLocalMean(params.screening.window_px)
+        scr = params.screening
+        self._stat = (
+            FacePeak() if scr.statistic == "peak" else FaceMaxLocalMean(scr.window_px)
+        )
         self.evidence = Evidence(params.screening.evidence("face-max", params.tracker))
         self.last: FrameReport | None = None
 

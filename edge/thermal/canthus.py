@@ -1,16 +1,23 @@
 """The hot loop of RGB + thermal mode: the inner-canthus temperature of every face at once.
 
 Each face brings two inner eye corners, mapped from RGB into thermal pixels. Around each,
-a small disc of candidate pixels absorbs landmark and registration error; the reading is
-the maximum of the local mean (as in thermal-only mode, so one hot pixel cannot decide a
-fever) over both discs. All faces' discs are one fancy-indexing gather: (N, 2, K) values.
+a small disc of candidate pixels absorbs landmark and registration error. The reading is
+the hottest clean pixel of both discs, read at its interpolated peak (edge.thermal.peak:
+the canthus covers about one pixel at gate distances, and a defective pixel cannot raise
+an alarm). All faces' discs are one fancy-indexing gather: (N, 2, K) values.
+`CanthusSampler(statistic="local-mean")` keeps the former maximum of a local mean, for
+comparison.
 """
 
 from __future__ import annotations
 
+from typing import Literal
+
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from edge.thermal.peak import PeakParams, PeakReader
 
 
 def disc_offsets(radius_px: int) -> npt.NDArray[np.int64]:
@@ -22,10 +29,19 @@ def disc_offsets(radius_px: int) -> npt.NDArray[np.int64]:
 
 
 class CanthusSampler:
-    def __init__(self, window_px: int = 3, radius_px: int = 2) -> None:
+    def __init__(
+        self,
+        window_px: int = 3,
+        radius_px: int = 2,
+        *,
+        statistic: Literal["peak", "local-mean"] = "peak",
+        peak: PeakParams | None = None,
+    ) -> None:
         self.window_px = window_px
+        self.statistic = statistic
         self._offsets = disc_offsets(radius_px)
         self._local: npt.NDArray[np.float32] | None = None
+        self._reader = PeakReader(peak)
 
     def __call__(
         self, temp_c: npt.NDArray[np.float32], canthi_px: npt.NDArray[np.float32]
@@ -35,18 +51,28 @@ class CanthusSampler:
         n = canthi_px.shape[0]
         if n == 0:
             return np.empty(0, dtype=np.float32)
-        if self._local is None or self._local.shape != temp_c.shape:
-            self._local = np.empty_like(temp_c)
-        k = self.window_px
-        cv2.blur(temp_c, (k, k), dst=self._local, borderType=cv2.BORDER_REPLICATE)
+        if self.statistic == "peak":
+            image = self._reader.clean(temp_c)
+        else:
+            if self._local is None or self._local.shape != temp_c.shape:
+                self._local = np.empty_like(temp_c)
+            k = self.window_px
+            cv2.blur(temp_c, (k, k), dst=self._local, borderType=cv2.BORDER_REPLICATE)
+            image = self._local
         height, width = temp_c.shape
         centre = np.rint(canthi_px).astype(np.int64)  # (N, 2, 2)
         xs = centre[..., 0, None] + self._offsets[:, 0]  # (N, 2, K)
         ys = centre[..., 1, None] + self._offsets[:, 1]
         inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)
-        values = self._local[np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)]
-        values = np.where(inside, values, -np.inf).reshape(n, -1)
-        best = values.max(axis=1)
+        ys = np.clip(ys, 0, height - 1).reshape(n, -1)
+        xs = np.clip(xs, 0, width - 1).reshape(n, -1)
+        values = np.where(inside.reshape(n, -1), image[ys, xs], -np.inf)
+        pick = values.argmax(axis=1)
+        best = values[np.arange(n), pick]
+        if self.statistic == "peak":
+            rows = np.arange(n)
+            peak_c = self._reader.peak_at(ys[rows, pick], xs[rows, pick])
+            best = np.where(np.isfinite(best), peak_c, best)
         return np.where(np.isfinite(best), best, np.nan).astype(np.float32)
 
 

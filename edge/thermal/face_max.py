@@ -1,9 +1,12 @@
-"""The hot loop: one temperature statistic for every face of a frame, all at once.
+"""The thermal-only hot loop: one temperature statistic for every face of a frame, at once.
 
-The statistic is the maximum, over a face's pixels, of the local mean of a small window:
-the local mean makes one hot pixel (sensor noise, a glint) unable to decide a fever on its
-own, and the maximum lands on the warmest facial region, the inner eye corner, which is
-the site screening standards measure (ISO/TR 13154, IEC 80601-2-59).
+The reading is the face's maximum, as the FDA's `T_Max` feature the face-max map was fitted
+on: the warmest facial spot, normally the inner eye corner, which is the site screening
+standards measure (ISO/TR 13154, IEC 80601-2-59). `FacePeak` (the default) reads that spot
+at its interpolated peak with defective pixels rejected (edge.thermal.peak);
+`FaceMaxLocalMean`, the maximum of a small local mean, is kept as the comparison the
+benchmarks and tests measure against: it spreads a one-pixel canthus over its window and
+reads it low.
 """
 
 from __future__ import annotations
@@ -11,6 +14,30 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from edge.thermal.peak import PeakParams, PeakReader, first_argmax_per_label
+
+
+class FacePeak:
+    """(N,) float32 degC per face: the interpolated peak of its hottest clean pixel."""
+
+    def __init__(self, params: PeakParams | None = None) -> None:
+        self._reader = PeakReader(params)
+
+    def __call__(
+        self,
+        temp_c: npt.NDArray[np.float32],
+        labels: npt.NDArray[np.int32],
+        label_ids: npt.NDArray[np.int32],
+    ) -> npt.NDArray[np.float32]:
+        """temp_c: (H, W) float32 degC; labels: (H, W) int32, 0 = no face; label_ids: (N,).
+        One defect-cleaning pass over the frame, one sort of the faces' pixels, then a
+        gather of five pixels per face."""
+        if label_ids.size == 0:
+            return np.empty(0, dtype=np.float32)
+        cleaned = self._reader.clean(temp_c)
+        ys, xs = first_argmax_per_label(cleaned, labels, label_ids)
+        return self._reader.peak_at(ys, xs)
 
 
 class FaceMaxLocalMean:
