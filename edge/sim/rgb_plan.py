@@ -3,7 +3,9 @@ registration, and who walks where when, as continuous functions of time so that 
 the thermal camera (independent clocks) sample the same motion.
 
 Positions are RGB pixels: a pose is the centre (cx, cy) and width of the face box, which is
-where the composited photo's own face box lands (edge.sim.faces.place).
+where the composited photo's own face box lands (edge.sim.faces.place). The thermal camera's
+optics and the canthus hot spots are parameters too (edge.sim.optics); `face_px` (or
+`distance_m`) sets the face width at the gate in thermal pixels.
 """
 
 from __future__ import annotations
@@ -19,6 +21,15 @@ import numpy.typing as npt
 
 from edge.core.bodytemp import skin_from_body_c
 from edge.errors import ConfigError
+from edge.sim.optics import (
+    CANTHUS_EXCESS_C,
+    DEFAULT_HOTSPOT_SIGMA_PX,
+    DEFAULT_PSF_SIGMA_PX,
+    DEFAULT_SUPERSAMPLE,
+    SENSORS,
+    check_optics,
+    resolve_face_px,
+)
 from edge.sim.spec import FEVER_BODY_C, FEVER_THRESHOLD_C, NORMAL_BODY_C, fever_count, pair_count
 
 F64 = npt.NDArray[np.float64]
@@ -34,7 +45,8 @@ DWELL_S = (1.0, 1.5)
 EXIT_S = (0.8, 1.1)
 GAP_S = (0.6, 1.2)
 LEAD_S = 1.0  # empty scene at the start and at the end
-FACE_BELOW_CANTHUS_C = (1.0, 1.4)
+NEAR_SPREAD = 0.03  # with face_px: each face at the gate within +-3 % of it
+MAX_FACE_HEIGHT_SHARE = 0.45  # of the RGB frame's height, for a face box at the gate
 HAIR_C = (29.5, 31.0)
 CLOTHES_C = (28.0, 30.0)
 # Thermal view of the RGB frame: the thermal width spans this share of the RGB width.
@@ -64,6 +76,16 @@ class RgbSceneSpec:
     drift_c: float = 0.4
     ambient_c: float = 22.0
     reference_temp_c: float = 35.0
+    # Optics and anatomy (edge.sim.optics): the canthus hot spot's Gaussian sigma in thermal
+    # pixels when the face is at its nearest, the lens PSF sigma, the render supersampling.
+    hotspot_sigma_px: float = DEFAULT_HOTSPOT_SIGMA_PX
+    psf_sigma_px: float = DEFAULT_PSF_SIGMA_PX
+    supersample: int = DEFAULT_SUPERSAMPLE
+    hfov_deg: float = SENSORS["lepton"].hfov_deg  # the thermal camera's (distance_m)
+    # Face box width at the gate in thermal pixels (each face within +-3 %), or the distance
+    # that gives it through hfov_deg; None for both: 125-150 RGB px (118-135 in pairs).
+    face_px: float | None = None
+    distance_m: float | None = None
 
     def __post_init__(self) -> None:
         checks = [
@@ -81,11 +103,55 @@ class RgbSceneSpec:
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"synth: {name} = {getattr(self, name)!r} is out of range")
+        check_optics(self.supersample, self.psf_sigma_px, self.hotspot_sigma_px, self.hfov_deg)
+        near = self.near_face_px
+        if near is not None:
+            self._check_fits(near / self.thermal_per_rgb * (1 + NEAR_SPREAD) * 1.01)
+
+    def _check_fits(self, widest_rgb: float) -> None:
+        room = self.rgb_width / 2 - EDGE_MARGIN_PX * self.scale
+        # Head crops are 1.6 face widths wide; a pair stands PAIR_PITCH_FACES apart.
+        need = (PAIR_PITCH_FACES[1] / 2 + 0.8 if self.n_pairs else 0.8) * widest_rgb
+        too_big = need > room or widest_rgb > MAX_FACE_HEIGHT_SHARE * self.rgb_height
+        if too_big:
+            what = "pairs side by side in" if self.n_pairs else "a face in"
+            raise ConfigError(
+                f"synth: face_px = {self.near_face_px:.3g} thermal px is a {widest_rgb:.0f} px "
+                f"face in the {self.rgb_width}x{self.rgb_height} RGB frame: too big for {what} "
+                "it (smaller face_px, a larger thermal sensor, or pair_fraction = 0)")
+        if widest_rgb < FAR_FACE_PX * self.scale / 2:
+            raise ConfigError(f"synth: face_px = {self.near_face_px:.3g} thermal px is a "
+                              f"{widest_rgb:.0f} px face in RGB: too small to find")
 
     @property
     def scale(self) -> float:
         """RGB sizes are given for 640x480 and scaled by this."""
         return min(self.rgb_width / BASE_RGB[0], self.rgb_height / BASE_RGB[1])
+
+    @property
+    def thermal_per_rgb(self) -> float:
+        """Thermal pixels per RGB pixel of the registration (rgb_to_thermal)."""
+        return self.thermal_width / (THERMAL_SPAN * self.rgb_width)
+
+    @property
+    def near_face_px(self) -> float | None:
+        """The requested face width at the gate in thermal pixels, if any."""
+        return resolve_face_px(self.face_px, self.distance_m, self.thermal_width,
+                               self.hfov_deg)
+
+    def near_face_rgb(self, paired: bool) -> tuple[float, float]:
+        """Range each face box width at the gate (RGB px) is drawn from."""
+        near = self.near_face_px
+        if near is None:
+            low, high = NEAR_PAIR_FACE_PX if paired else NEAR_FACE_PX
+            return low * self.scale, high * self.scale
+        rgb = near / self.thermal_per_rgb
+        return rgb * (1 - NEAR_SPREAD), rgb * (1 + NEAR_SPREAD)
+
+    @property
+    def far_face_rgb(self) -> float:
+        """Face box width where a group appears."""
+        return min(FAR_FACE_PX * self.scale, 0.5 * self.near_face_rgb(True)[0])
 
     @property
     def n_pairs(self) -> int:
@@ -105,7 +171,7 @@ class RgbSceneSpec:
 def rgb_to_thermal(spec: RgbSceneSpec) -> F64:
     """The fixed registration: thermal sees the RGB's central region at ~1/3.7 the scale,
     slightly off-centre, rotated 0.6 degrees, with a tiny perspective; H[2, 2] = 1."""
-    s = spec.thermal_width / (THERMAL_SPAN * spec.rgb_width)
+    s = spec.thermal_per_rgb
     cx, cy = (THERMAL_CENTRE_AT[0] * (spec.rgb_width - 1),
               THERMAL_CENTRE_AT[1] * (spec.rgb_height - 1))
     to_centre = np.array([[1, 0, -cx], [0, 1, -cy], [0, 0, 1]], np.float64)
@@ -124,8 +190,8 @@ def rgb_to_thermal(spec: RgbSceneSpec) -> F64:
 class Person:
     label: str
     temp_c: float  # true body temperature
-    skin_c: float  # canthus, the warmest facial spot: skin_from_body_c(temp_c)
-    face_c: float  # warmest of the rest of the face
+    skin_c: float  # canthus peak, the warmest facial spot: skin_from_body_c(temp_c)
+    face_c: float  # facial skin around the canthi: skin_c - the canthus excess
     hair_c: float
     clothes_c: float
     clothes_bgr: tuple[int, int, int]
@@ -234,7 +300,7 @@ def plan(spec: RgbSceneSpec, identities: list[str], rng: np.random.Generator) ->
             shade = rng.integers(30, 200, size=3)
             people.append(Person(
                 label=f"p{n + 1}", temp_c=temp_c, skin_c=skin_c,
-                face_c=skin_c - float(rng.uniform(*FACE_BELOW_CANTHUS_C)),
+                face_c=skin_c - float(rng.uniform(*CANTHUS_EXCESS_C)),
                 hair_c=float(rng.uniform(*HAIR_C)), clothes_c=float(rng.uniform(*CLOTHES_C)),
                 clothes_bgr=(int(shade[0]), int(shade[1]), int(shade[2])),
                 group=f"g{g + 1}", paired=size == 2, crop=order[n % n_crops]))
@@ -245,7 +311,7 @@ def plan(spec: RgbSceneSpec, identities: list[str], rng: np.random.Generator) ->
         groups.append(group)
         t_s = group.end_s + float(rng.uniform(*GAP_S))
     duration_s = groups[-1].end_s + LEAD_S
-    return people, Timeline(groups, FAR_FACE_PX * spec.scale, duration_s)
+    return people, Timeline(groups, spec.far_face_rgb, duration_s)
 
 
 def _crop_order(identities: list[str], rng: np.random.Generator) -> list[int]:
@@ -263,8 +329,8 @@ def _crop_order(identities: list[str], rng: np.random.Generator) -> list[int]:
 def _group(members: tuple[int, ...], t0_s: float, spec: RgbSceneSpec,
            rng: np.random.Generator) -> Group:
     s, width = spec.scale, spec.rgb_width
-    near_range = NEAR_PAIR_FACE_PX if len(members) > 1 else NEAR_FACE_PX
-    near_px = tuple(float(rng.uniform(*near_range)) * s for _ in members)
+    near_range = spec.near_face_rgb(len(members) > 1)
+    near_px = tuple(float(rng.uniform(*near_range)) for _ in members)
     pitch = float(rng.uniform(*PAIR_PITCH_FACES))
     offsets = tuple((i - (len(members) - 1) / 2) * pitch for i in range(len(members)))
     widest = max(near_px) * 1.01

@@ -1,12 +1,16 @@
 """Synthetic thermal-only gate scenes with ground truth (`gate-edge synth`).
 
 People walk up to the camera alone or in side-by-side pairs, stay close for a moment, then
-leave; a few passers cross the view too far away to be measured. Every person's two inner
-eye corners (canthi) are painted at exactly `skin_from_body_c(temp_c, ambient_c, "face-max")`,
-the inverse of the map the thermal-only pipeline applies to its reading (the hottest 3x3 patch
-of the face, site "face-max"), and nothing else on the face comes within 1.2 degC of them, so
-a correct pipeline recovers the true body temperature up to sensor noise, quantisation and the
-drift it is meant to remove with the reference disc.
+leave; a few passers cross the view too far away to be measured. The frame is rendered
+physically (edge.sim.optics, edge.sim.thermal_paint): a focal-plane temperature field on a
+supersampled grid, blurred by the lens PSF, integrated over each sensor pixel, then sensor
+noise, drift and quantisation. Each person's two inner eye corners (canthi) are Gaussian hot
+spots (`hotspot_sigma_px`) at the anatomical inner eye corners with a sub-pixel offset; the
+warmer one's continuous peak is exactly `skin_from_body_c(temp_c, ambient_c, "face-max")`
+(labels' `skin_c`), the inverse of the map the thermal-only pipeline applies to its reading of
+the face's hottest spot (site "face-max"), on skin 0.7-1.8 degC cooler. What a pixel shows of
+that peak depends on the spot's size, the PSF and the pixel phase: a pipeline that reads the
+peak of a small hot spot correctly is what this simulator is for.
 
 Coordinates are pixel centres of the upright scene; frames are stored rotated by
 `SceneSpec.rotate` (np.rot90, counter-clockwise, as a camera mounted turned clockwise by
@@ -17,20 +21,19 @@ pixels. Sizes are given for a 160x120 sensor and scaled by min(width/160, height
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from edge.core.bodytemp import skin_from_body_c
 from edge.core.types import ReferenceSpec
+from edge.sim.optics import CANTHUS_EXCESS_C, draw_anatomy
 from edge.sim.spec import (  # noqa: F401  (re-exported: the public synth API)
     EPOCH_NS,
     F32,
-    FACE_BELOW_CANTHUS_C,
     FAR_HEAD_PX,
     FEVER_BODY_C,
     FEVER_THRESHOLD_C,
@@ -49,7 +52,11 @@ from edge.sim.spec import (  # noqa: F401  (re-exported: the public synth API)
     drift_offset_c,
     rotate_box,
     rotate_point,
+    rotate_xy,
 )
+from edge.sim.thermal_paint import Canvas, background, canthus_spots, reference_window
+from edge.sim.thermal_paint import render_field as _render_field
+from edge.sim.thermal_paint import render_frames as _render_frames
 from edge.sources.writer import RecordingWriter, counts_from_c
 
 __all__ = [
@@ -57,14 +64,16 @@ __all__ = [
     "SceneSpec",
     "SynthSummary",
     "drift_offset_c",
+    "render_field",
     "rotate_box",
     "rotate_point",
+    "rotate_xy",
     "synthesize",
 ]
 
 
 def _plan_people(
-    spec: SceneSpec, rng: np.random.Generator
+    spec: SceneSpec, rng: np.random.Generator, anatomy_rng: np.random.Generator
 ) -> tuple[list[_Person], list[list[int]]]:
     """People in order of appearance, and the groups (lists of person indices) they come in."""
     kinds = ["pair"] * spec.n_pairs + ["single"] * (spec.people - 2 * spec.n_pairs)
@@ -91,10 +100,10 @@ def _plan_people(
             skin_c = float(skin_from_body_c(temp_c, spec.ambient_c, site=SKIN_SITE))
             people.append(_Person(
                 label=f"p{len(people) + 1}", temp_c=temp_c, skin_c=skin_c,
-                face_c=skin_c - float(rng.uniform(*FACE_BELOW_CANTHUS_C)),
+                face_c=skin_c - float(rng.uniform(*CANTHUS_EXCESS_C)),
                 hair_c=float(rng.uniform(29.5, 31.0)), clothes_c=float(rng.uniform(28.0, 30.0)),
                 group=f"g{g + 1}", paired=kind == "pair", passer=kind == "passer",
-                exit=exit_kind))
+                exit=exit_kind, anatomy=draw_anatomy(anatomy_rng)))
     groups = [list(range(int(starts[g]), int(starts[g + 1]))) for g in range(len(kinds))]
     return people, groups
 
@@ -114,7 +123,7 @@ def _group_frames(
 ) -> list[list[_Pose]]:
     """Approach (head width grows as 1/distance), dwell near the camera, exit: poses per frame."""
     s, fps = spec.scale, spec.fps
-    near_px = [float(rng.uniform(*NEAR_HEAD_PX)) * s for _ in members]
+    near_px = [float(rng.uniform(*spec.near_head_px)) for _ in members]
     # Centre to centre at the gate: one head plus a gap of at least one head width.
     pitch_px = max(near_px) * (1.0 + float(rng.uniform(1.05, 1.2)))
     offsets = [(i - (len(members) - 1) / 2) * pitch_px for i in range(len(members))]
@@ -130,9 +139,9 @@ def _group_frames(
     def poses(z: float, dx: float, wobble: float) -> list[_Pose]:
         out = []
         for m, near, off in zip(members, near_px, offsets, strict=True):
-            w = 1.0 / ((1.0 - z) / (FAR_HEAD_PX * s) + z / near)
+            w = 1.0 / ((1.0 - z) / spec.far_head_px + z / near)
             cy = spec.height * (0.37 + 0.05 * z)
-            out.append(_Pose(m, x0 + dx + off * w / near, cy, w * wobble))
+            out.append(_Pose(m, x0 + dx + off * w / near, cy, w * wobble, near))
         return out
 
     frames = [poses((k + 1) / n_approach, 0.0, 1.0) for k in range(n_approach)]
@@ -155,27 +164,29 @@ def _group_frames(
 
 
 def _near_count(frames: list[list[_Pose]], spec: SceneSpec) -> int:
-    limit = MEASURABLE_HEAD_PX * spec.scale
+    limit = spec.measurable_head_px
     return sum(all(p.head_px >= limit and _fully_inside(p, spec) for p in f) for f in frames)
 
 
 def _passer_frames(member: int, spec: SceneSpec, rng: np.random.Generator) -> list[list[_Pose]]:
     """Crosses the whole view at a distance: never big enough to be measured."""
-    w = float(rng.uniform(*PASSER_HEAD_PX)) * spec.scale
+    w = float(rng.uniform(*spec.passer_head_px))
     n = round(spec.fps * rng.uniform(2.5, 3.5))
     leftward = bool(rng.random() < 0.5)
     frames = []
     for k in range(n + 1):
         x = -w + (spec.width - 1 + 2 * w) * k / n
-        pose = _Pose(member, spec.width - 1 - x if leftward else x, spec.height * 0.36, w)
+        pose = _Pose(member, spec.width - 1 - x if leftward else x, spec.height * 0.36, w,
+                     float(np.mean(spec.near_head_px)))
         if _visible(pose, spec):
             frames.append([pose])
     return frames
 
 
-def _plan(spec: SceneSpec, rng: np.random.Generator) -> tuple[list[_Person], list[list[_Pose]]]:
+def _plan(spec: SceneSpec, rng: np.random.Generator, anatomy_rng: np.random.Generator
+          ) -> tuple[list[_Person], list[list[_Pose]]]:
     """Whole timeline: one group in view at a time, a few empty frames between groups."""
-    people, groups = _plan_people(spec, rng)
+    people, groups = _plan_people(spec, rng, anatomy_rng)
     lead = max(6, round(spec.fps * 0.7))  # lets a reference tracker settle before anyone comes
     frames: list[list[_Pose]] = [[] for _ in range(lead)]
     for members in groups:
@@ -188,90 +199,6 @@ def _plan(spec: SceneSpec, rng: np.random.Generator) -> tuple[list[_Person], lis
     return people, frames + [[] for _ in range(lead)]
 
 
-def _window(
-    spec: SceneSpec, x_lo: float, x_hi: float, y_lo: float, y_hi: float
-) -> tuple[tuple[slice, slice], F32, F32] | None:
-    """Clipped pixel window with (1, n) x and (m, 1) y centre coordinates for broadcasting."""
-    x0, x1 = max(0, math.floor(x_lo)), min(spec.width, math.ceil(x_hi) + 1)
-    y0, y1 = max(0, math.floor(y_lo)), min(spec.height, math.ceil(y_hi) + 1)
-    if x0 >= x1 or y0 >= y1:
-        return None
-    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    return (slice(y0, y1), slice(x0, x1)), xs, ys
-
-
-def _eye_y(pose: _Pose) -> float:
-    return pose.cy - 0.02 * HEAD_ASPECT * pose.head_px
-
-
-def _canthus_centres(pose: _Pose) -> list[tuple[int, int]]:
-    # Integer centres: with radius >= 1.5 a whole 3x3 block is then always at skin_c.
-    dx = 0.11 * pose.head_px
-    return [(round(pose.cx - dx), round(_eye_y(pose))), (round(pose.cx + dx), round(_eye_y(pose)))]
-
-
-def _paint_body(frame: F32, pose: _Pose, person: _Person, spec: SceneSpec) -> None:
-    w, cx, cy = pose.head_px, pose.cx, pose.cy
-    h = HEAD_ASPECT * w
-    win = _window(spec, cx - 1.4 * w, cx + 1.4 * w, cy + 0.3 * h, spec.height)
-    if win is None:
-        return
-    (rows, cols), xs, ys = win
-    region = frame[rows, cols]
-    dx = np.abs(xs - cx)
-    below = ys - (cy + 0.5 * h + 0.25 * w)
-    # Shoulders widen below the neck; clothes cool with distance from the body core.
-    torso = (below >= 0) & (dx <= np.minimum(1.35 * w, 0.45 * w + 1.2 * below))
-    clothes = person.clothes_c - 0.6 * np.clip(below / (3 * w), 0.0, 1.0)
-    neck = (below < 0) & (dx <= 0.22 * w)
-    region[...] = np.where(torso, clothes, np.where(neck, person.face_c - 0.5, region))
-
-
-def _paint_head(frame: F32, pose: _Pose, person: _Person, spec: SceneSpec) -> None:
-    w, cx, cy = pose.head_px, pose.cx, pose.cy
-    a, b = w / 2, HEAD_ASPECT * w / 2
-    win = _window(spec, cx - a - 1, cx + a + 1, cy - b - 1, cy + b + 1)
-    if win is None:
-        return
-    (rows, cols), xs, ys = win
-    region = frame[rows, cols]
-    rho2 = ((xs - cx) / a) ** 2 + ((ys - cy) / b) ** 2
-    # A ~1 px anti-aliased rim, so a growing head changes smoothly, not in pixel steps.
-    alpha = np.clip((1.0 - np.sqrt(rho2)) * a + 0.5, 0.0, 1.0)
-    # Skin seen obliquely at the rim reads cooler (emissivity falls with viewing angle).
-    temp = person.face_c - 0.9 * np.minimum(rho2, 1.0)
-    hair = np.clip(((cy - 0.44 * b) - ys) / (0.2 * b), 0.0, 1.0)
-    temp = temp + (person.hair_c - temp) * hair
-    eye_y = _eye_y(pose)
-    for side in (-1.0, 1.0):
-        eye = (xs - (cx + side * 0.22 * w)) ** 2 + (ys - eye_y) ** 2 <= (0.08 * w) ** 2
-        temp = np.where(eye, person.face_c - 0.6, temp)
-    nose = (xs - cx) ** 2 + (ys - (cy + 0.25 * b)) ** 2 <= (0.07 * w) ** 2
-    temp = np.where(nose, person.face_c - 1.0, temp)
-    region += (temp - region) * alpha
-    r = max(1.5, w / 12)
-    for ccx, ccy in _canthus_centres(pose):
-        region[(xs - ccx) ** 2 + (ys - ccy) ** 2 <= r * r] = person.skin_c
-
-
-def _background(spec: SceneSpec) -> F32:
-    ys = np.linspace(-0.5, 0.5, spec.height, dtype=np.float32)[:, None]
-    xs = np.linspace(-0.5, 0.5, spec.width, dtype=np.float32)[None, :]
-    # Floor cooler than ceiling, and one side (a doorway, a sunny wall) slightly warmer.
-    return np.asarray(spec.ambient_c - 0.6 * ys + 0.25 * xs, dtype=np.float32)
-
-
-def _reference_mask(spec: SceneSpec) -> npt.NDArray[np.bool_] | None:
-    """The blackbody disc: it covers the whole ROI, so the ROI mean is the disc temperature."""
-    if not spec.reference:
-        return None
-    x, y, w, h = spec.upright_reference_roi()
-    cx, cy, r = x + (w - 1) / 2, y + (h - 1) / 2, 0.75 * max(w, h)
-    yy, xx = np.ogrid[: spec.height, : spec.width]
-    return np.asarray((xx - cx) ** 2 + (yy - cy) ** 2 <= r * r)
-
-
 def _t_ns(index: int, fps: float) -> int:
     return EPOCH_NS + round(index * 1e9 / fps)
 
@@ -280,7 +207,7 @@ def _truth(
     people: list[_Person], frames: list[list[_Pose]], spec: SceneSpec
 ) -> list[dict[str, Any]]:
     """labels.json "people": docs/recording-format.md keys, then extras in stored pixels."""
-    k, limit = spec.rotate // 90, MEASURABLE_HEAD_PX * spec.scale
+    k, limit = spec.rotate // 90, spec.measurable_head_px
     seen: dict[int, list[int]] = {}
     best: dict[int, tuple[bool, float, int, _Pose]] = {}
     for i, poses in enumerate(frames):
@@ -309,10 +236,42 @@ def _truth(
             "closest_frame": i, "closest_ns": _t_ns(i, spec.fps),
             "head_box": list(rotate_box((x0, y0, x1 - x0 + 1, y1 - y0 + 1), k,
                                         spec.width, spec.height)),
-            "canthus_px": [list(rotate_point(x, y, k, spec.width, spec.height))
-                           for x, y in _canthus_centres(pose)],
+            **_canthus_truth(pose, person, spec),
         })
     return out
+
+
+def _canthus_truth(pose: _Pose, person: _Person, spec: SceneSpec) -> dict[str, Any]:
+    """Where the hot spots are at the closest frame (stored pixels, continuous), how big and how
+    warm: `canthus_px` (left, right), `canthus_c` (each spot's peak; the warmer is `skin_c`)."""
+    spots = canthus_spots(pose, person, spec)
+    k = spec.rotate // 90
+    return {
+        "canthus_px": [[round(v, 3) for v in rotate_xy(x, y, k, spec.width, spec.height)]
+                       for x, y, _, _ in spots],
+        "canthus_c": [round(peak, 4) for _, _, _, peak in spots],
+        "hotspot_sigma_px": round(spots[0][2], 4),
+        "canthus_excess_c": round(person.skin_c - person.face_c, 4),
+        "canthus_fraction": round(person.anatomy.fraction, 4),
+    }
+
+
+def _rngs(spec: SceneSpec) -> tuple[np.random.Generator, ...]:
+    """Layout, noise and anatomy streams: the noise level never changes where people are or
+    who has a fever, and the anatomy never changes the plan."""
+    return tuple(np.random.default_rng(seq) for seq in np.random.SeedSequence(spec.seed).spawn(3))
+
+
+def render_field(spec: SceneSpec, index: int) -> tuple[F32, F32, F32]:
+    """The upright focal-plane field of frame `index` (supersampled, before blur, pixel
+    integration, drift and noise) and its (1, n) x and (m, 1) y sensor-pixel coordinates; for
+    tests and figures. Same spec -> the scene synthesize() writes."""
+    rng, _, anatomy_rng = _rngs(spec)
+    people, frames = _plan(spec, rng, anatomy_rng)
+    canvas = Canvas(spec)
+    field = _render_field(canvas, background(canvas), people, frames[index],
+                          reference_window(canvas))
+    return field.copy(), canvas.xs, canvas.ys
 
 
 def synthesize(
@@ -322,10 +281,8 @@ def synthesize(
 
     `progress(done, total)` is called after each frame is written.
     """
-    layout_seq, noise_seq = np.random.SeedSequence(spec.seed).spawn(2)
-    # Separate streams: the noise level never changes where people are or who has a fever.
-    rng, noise_rng = np.random.default_rng(layout_seq), np.random.default_rng(noise_seq)
-    people, frames = _plan(spec, rng)
+    rng, noise_rng, anatomy_rng = _rngs(spec)
+    people, frames = _plan(spec, rng, anatomy_rng)
     phase_rad = float(rng.uniform(0.0, 2 * math.pi))
     n, k = len(frames), spec.rotate // 90
     measured = [p for p in people if not p.passer]
@@ -359,27 +316,3 @@ def synthesize(
                 progress(i + 1, n)
     return summary
 
-
-def _render_frames(
-    people: list[_Person], frames: list[list[_Pose]], spec: SceneSpec, phase_rad: float,
-    noise_rng: np.random.Generator,
-) -> Iterator[F32]:
-    """Upright (height, width) float32 degC frames; the same buffer is reused for each."""
-    background, ref_mask = _background(spec), _reference_mask(spec)
-    frame = np.empty((spec.height, spec.width), dtype=np.float32)
-    noise = np.empty_like(frame)
-    for i, poses in enumerate(frames):
-        np.copyto(frame, background)
-        # Bodies first: a partner's shoulders must never cover a head.
-        for pose in poses:
-            _paint_body(frame, pose, people[pose.person], spec)
-        for pose in poses:
-            _paint_head(frame, pose, people[pose.person], spec)
-        if ref_mask is not None:
-            frame[ref_mask] = spec.reference_temp_c
-        frame += drift_offset_c(i, len(frames), spec.drift_c, phase_rad)
-        if spec.noise_c > 0:
-            noise_rng.standard_normal(dtype=np.float32, out=noise)
-            noise *= spec.noise_c
-            frame += noise
-        yield frame
