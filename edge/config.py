@@ -133,6 +133,9 @@ class ScreeningConfig(_Section):
     # thermometer on real faces (lens blur over a few-pixel canthus reads low). Added to
     # every skin reading after the reference-source correction.
     skin_offset_c: float = Field(0.0, ge=-5.0, le=5.0)
+    # With a reference installed but lost or unstable, a person whose uncorrected estimate is
+    # within this of the threshold (or above it) gets `recheck` instead of fever / screening.
+    recheck_margin_c: float = Field(1.0, ge=0.0, le=5.0)
 
 
 class SourceConfig(_Section):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.app.checkpoint import Checkpoint
+from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
 from edge.app.wiring import build_pipeline, command_handlers, metrics_payload, open_publisher
@@ -109,6 +110,7 @@ class LiveGate:
         self.publisher: Publisher | None = None
         self._meta = meta
         self.commands = _command_inbox(settings, self.pipeline)
+        self.reference = ReferenceWatch(None, expected=settings.thermal.reference.mode != "off")
         self.loop = RunLoop(
             self.pipeline,
             self._submit,
@@ -139,6 +141,7 @@ class LiveGate:
             self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message
         )
         self.publisher = publisher
+        self.reference.sink = publisher
         self.capture.start()
         self.watchdog.start()
         self.notifier.ready()
@@ -183,6 +186,7 @@ class LiveGate:
         self.checkpoint.save(
             frame.t_ns, self.pipeline.evidence.decided_boxes(), force=bool(decisions)
         )
+        self.reference(self.pipeline.last)
 
     def _on_idle(self, idle_s: float) -> bool:
         if idle_s <= self.settings.source.stall_s:

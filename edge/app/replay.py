@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import IteratorSupply, LoopHooks, RunLoop
 from edge.app.wiring import build_pipeline, flush_or_fail, metrics_payload, open_publisher
 from edge.config import Settings
@@ -51,13 +52,15 @@ def replay(
             on_decision(decision)
 
     loop = RunLoop(pipeline, emit, metrics_interval_s=settings.mqtt.metrics_interval_s)
+    watch = ReferenceWatch(publisher, expected=settings.thermal.reference.mode != "off")
+    loop.hooks = LoopHooks(after_frame=lambda _frame, _decisions: watch(pipeline.last))
     if publisher is not None:
         pub = publisher
 
         def metrics(uptime_s: float) -> None:
             pub.publish_metrics(metrics_payload(pipeline, pub, loop.frames, uptime_s))
 
-        loop.hooks = LoopHooks(metrics=metrics)
+        loop.hooks.metrics = metrics
     try:
         loop.run(IteratorSupply(source.frames(), Pacer(speed)))
         loop.finish()

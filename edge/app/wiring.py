@@ -113,6 +113,8 @@ def metrics_payload(
         "reference": {
             "temp_c": round(ref.reading_c, 2) if ref and ref.reading_c is not None else None,
             "ok": bool(ref and ref.ok),
+            "expected": pipeline.evidence.reference_expected,
+            "reason": ref.reason if ref else "no frame yet",
             "offset_c": round(ref.offset_c, 3) if ref else 0.0,
         },
         "outbox": publisher.stats(),
@@ -138,6 +140,8 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             decide_samples=scr.decide_samples,
             ambient_c=scr.ambient_c,
             skin_offset_c=scr.skin_offset_c,
+            reference_expected=ref.mode != "off",
+            recheck_margin_c=scr.recheck_margin_c,
             statistic=scr.statistic,
             window_px=scr.window_px,
         ),

@@ -116,6 +116,18 @@ def _short_line(kind: str, text: str) -> str:
     return f"{_clean(kind)} {joined[:110]}{'…' if len(joined) > 110 else ''}"
 
 
+def _reference_lost(text: str) -> str | None:
+    """The reason, when an info or metrics body says the reference source is not ok."""
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return None
+    ref = body.get("reference") if isinstance(body, Mapping) else None
+    if isinstance(ref, Mapping) and ref.get("ok") is False and ref.get("expected") is not False:
+        return str(ref.get("reason") or "unknown")
+    return None
+
+
 def _decode_event(payload: bytes) -> Mapping[str, object]:
     try:
         event = json.loads(payload.decode("utf-8"))
@@ -138,6 +150,9 @@ def format_event_line(
         if kind != "event":
             text = payload_bytes.decode("utf-8", errors="replace")
             line = f"{_clock(None, now_s)} {where} {_short_line(kind, text)}"
+            if (lost := _reference_lost(text)) is not None:  # as loud as an alarm
+                line += f"  REFERENCE LOST ({_clean(lost)}): no fever decisions, rechecks only"
+                return f"{_BOLD_RED}{line}{_RESET}" if color else f"!! {line}"
             return f"{_DIM}{line}{_RESET}" if color else line
         event = _decode_event(payload_bytes)
         body, alarm = _event_line(event, topic_type)

@@ -14,7 +14,7 @@ import numpy as np
 
 from edge.core.bodytemp import DEFAULT_SITE, body_from_skin_c, site_map
 from edge.core.detections import FrameName
-from edge.core.types import Decision, TemperatureReading
+from edge.core.types import Decision, DecisionType, TemperatureReading
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,12 @@ class DecideParams:
     # Evidence always passes it: "face-max" in thermal-only mode, "canthus" in RGB+thermal.
     # The default is edge.core.bodytemp's, so DecideParams() and skin_from_body_c() agree.
     site: str = DEFAULT_SITE
+    # A reference source is installed (thermal.reference.mode is not "off"): a reading taken
+    # while it is lost or unstable is not trusted, and is never a fever (see `decide`).
+    reference_expected: bool = False
+    # Body-temperature margin below the threshold within which an uncorrected reading could
+    # still be a fever: the drift the reference corrects (docs/mqtt.md, "recheck").
+    recheck_margin_c: float = 1.0
 
     def __post_init__(self) -> None:
         site_map(self.site)  # an unknown site fails here, when the gate starts, not per person
@@ -86,12 +92,20 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
         reference_ok=person.reference_ok,
         spread_c=spread_c,
     )
-    fever = body_c >= params.threshold_c
     return Decision(
-        "fever" if fever else "screening",
+        _decision_type(body_c, person.reference_ok, params),
         person.t_ns,
         person.track_id,
         reading,
         person.box,
         person.frame,
     )
+
+
+def _decision_type(body_c: float, reference_ok: bool, params: DecideParams) -> DecisionType:
+    """fever / screening; without a trusted reference, `recheck` for anyone who could be a
+    fever once the drift is accounted for, `screening` for the clearly normal."""
+    if params.reference_expected and not reference_ok:
+        could_be_fever = body_c >= params.threshold_c - params.recheck_margin_c
+        return "recheck" if could_be_fever else "screening"
+    return "fever" if body_c >= params.threshold_c else "screening"

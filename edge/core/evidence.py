@@ -99,6 +99,10 @@ class Evidence:
     def threshold_c(self) -> float:
         return self._params.threshold_c
 
+    @property
+    def reference_expected(self) -> bool:
+        return self._params.reference_expected
+
     def decided_boxes(self) -> list[Box]:
         """Boxes of people already decided and still in view (for a crash checkpoint)."""
         return [t.int_box() for t in self._tracker.tracks if t.track_id in self._decided]

@@ -107,11 +107,15 @@ class TemperatureReading:
     spread_c: float  # max - min of the per-frame readings used
 
 
+# recheck: measured, but the reading cannot be trusted (reference lost); check by hand.
+DecisionType = Literal["screening", "fever", "recheck"]
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """Output of the pure decision core; the publisher wraps it into an MQTT event."""
 
-    type: Literal["screening", "fever"]
+    type: DecisionType
     t_ns: int
     track: int
     temperature: TemperatureReading

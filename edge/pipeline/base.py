@@ -25,6 +25,8 @@ class ScreeningParams:
     decide_samples: int = 9
     ambient_c: float | None = None
     skin_offset_c: float = 0.0  # site calibration, added to every skin reading
+    reference_expected: bool = False  # a reference source is installed (mode not "off")
+    recheck_margin_c: float = 1.0
     statistic: Literal["peak", "local-mean"] = "peak"  # the hot loops' per-face reading
     window_px: int = 3  # window of the local-mean statistic
 
@@ -35,6 +37,8 @@ class ScreeningParams:
             decide_samples=max(self.decide_samples, self.min_samples),
             ambient_c=self.ambient_c,
             site=site,
+            reference_expected=self.reference_expected,
+            recheck_margin_c=self.recheck_margin_c,
         )
         return EvidenceParams(decide, tracker, self.skin_offset_c)
 

@@ -19,12 +19,15 @@ SCHEMA = "gate-edge/event/1"
 EVENT_TYPES: tuple[str, ...] = (
     "screening",
     "fever",
+    "recheck",
     "pass.granted",
     "pass.denied",
     "quarantine.breach",
 )
 # Types an operator must act on; the tail makes them stand out.
-ALARM_TYPES: frozenset[str] = frozenset({"fever", "pass.denied", "quarantine.breach"})
+ALARM_TYPES: frozenset[str] = frozenset(
+    {"fever", "recheck", "pass.denied", "quarantine.breach"}
+)
 DEFAULT_PREFIX = "gate"
 _NS_PER_S = 1_000_000_000
 _NS_PER_MS = 1_000_000

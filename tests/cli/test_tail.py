@@ -46,6 +46,29 @@ def test_tail_screening_line_is_quiet_and_status_short() -> None:
     assert status.startswith("\x1b[2m") and "s1/north status offline" in status
 
 
+def test_tail_recheck_is_as_loud_as_a_fever() -> None:
+    event = _event_bytes(type="recheck")
+    plain = format_event_line("gate/s1/north/event/recheck", event, color=False)
+    assert plain.startswith("!! ") and "s1/north RECHECK" in plain
+    colored = format_event_line("gate/s1/north/event/recheck", event, color=True)
+    assert colored.startswith("\x1b[1;31m")
+
+
+def test_tail_shouts_when_the_reference_is_lost() -> None:
+    def metrics(ok: bool, expected: bool) -> bytes:
+        reference = {"ok": ok, "expected": expected, "reason": "reference off by +12.9 C"}
+        return json.dumps({"heads": 1, "reference": reference}).encode()
+
+    lost = format_event_line("gate/s1/north/metrics", metrics(False, True), color=False)
+    assert lost.startswith("!! ") and "REFERENCE LOST (reference off by +12.9 C)" in lost
+    info = json.dumps({"version": "x", "reference": {"ok": False, "reason": "occluded"}})
+    assert "REFERENCE LOST (occluded)" in format_event_line(
+        "gate/s1/north/info", info.encode(), color=False)
+    for quiet in (metrics(True, True), metrics(False, False)):  # back, or none installed
+        line = format_event_line("gate/s1/north/metrics", quiet, color=False)
+        assert not line.startswith("!!") and "LOST" not in line
+
+
 def test_tail_malformed_payload_is_a_readable_line() -> None:
     line = format_event_line("gate/s1/north/event/fever", b"{broken", color=False)
     assert line.startswith("unparseable payload on gate/s1/north/event/fever: not JSON")

@@ -109,3 +109,33 @@ def test_decision_reports_reference_state_at_decision_time() -> None:
     decision = decide(track, PARAMS_DECIDE, ending=False)
     assert decision is not None
     assert decision.temperature.reference_ok is False
+
+
+# --- no fever from an uncorrected reading --------------------------------------------
+
+EXPECTED = DecideParams(threshold_c=37.3, reference_expected=True, recheck_margin_c=1.0)
+
+
+@pytest.mark.parametrize(
+    ("body_c", "reference_ok", "expected"),
+    [
+        (38.5, True, "fever"),
+        (36.5, True, "screening"),
+        (38.5, False, "recheck"),  # could be a fever, cannot be trusted: check by hand
+        (36.5, False, "recheck"),  # within the margin: a camera reading 1 C low hides a fever
+        (36.2, False, "screening"),  # clearly normal even if the camera read 1 C low
+    ],
+)
+def test_without_a_trusted_reference_no_fever_is_decided(
+    body_c: float, reference_ok: bool, expected: str
+) -> None:
+    person = make_track([skin_from_body_c(body_c)] * 9, ok=reference_ok)
+    decision = decide(person, EXPECTED, ending=False)
+    assert decision is not None and decision.type == expected
+    assert decision.temperature.reference_ok is reference_ok
+
+
+def test_without_a_reference_installed_decisions_are_as_always() -> None:
+    person = make_track([skin_from_body_c(38.5)] * 9, ok=False)
+    decision = decide(person, PARAMS_DECIDE, ending=False)  # reference_expected False
+    assert decision is not None and decision.type == "fever"

@@ -43,18 +43,23 @@ def settings_for(config: str | None, broker_url: str, gate: str, **extra: Any) -
 
 
 def replay_and_collect(
-    settings: Settings, recording: Path, timeout_s: float = 30.0
+    settings: Settings,
+    recording: Path,
+    timeout_s: float = 30.0,
+    others: list[tuple[str, dict[str, Any]]] | None = None,
+    speed: float | None = None,
 ) -> tuple[ReplayResult, list[dict[str, Any]], list[str]]:
     """Replay into the broker; return the result, the events a subscriber received (in
-    arrival order) and the status messages. The publisher's retained "offline" comes after
-    its last event on the same connection, so it marks the end of the stream."""
+    arrival order) and the status messages; `others` collects (topic kind, body) of the
+    info and metrics messages. The publisher's retained "offline" comes after its last
+    event on the same connection, so it marks the end of the stream."""
     site, gate = settings.gate.site, settings.gate.gate
     topic = f"{settings.mqtt.prefix}/{site}/{gate}/#"
     events: list[dict[str, Any]] = []
     statuses: list[str] = []
     with Subscriber(BrokerOptions(url=settings.mqtt.broker), [topic]) as sub:
         assert sub.subscribed.wait(10.0), "test subscriber could not subscribe"
-        result = replay(settings, recording)
+        result = replay(settings, recording, speed=speed)
         while not statuses or statuses[-1] != "offline":
             message = sub.get(timeout_s)
             assert message is not None, f"stream did not end within {timeout_s} s: {statuses}"
@@ -63,4 +68,6 @@ def replay_and_collect(
                 events.append(json.loads(payload))
             elif name.endswith("/status"):
                 statuses.append(payload.decode())
+            elif others is not None:
+                others.append((name.rsplit("/", 1)[-1], json.loads(payload)))
     return result, events, statuses

@@ -139,6 +139,10 @@ class Publisher(_Link):
         if self.connected:
             self._publish_info(self._client)
 
+    def update_info(self, fields: Mapping[str, object]) -> None:
+        """Merge `fields` into the retained birth message and republish it."""
+        self.set_info({**self._info, **fields})
+
     def publish_metrics(self, metrics: Mapping[str, object]) -> bool:
         """QoS 0, not retained (include `stats()` in `metrics` yourself). False when offline:
         a metrics snapshot is worth nothing later, so it is not queued."""
