@@ -4,5 +4,8 @@ recordings (`thermal`, `rgb`, their plans and specs), the face library they comp
 
 May import `edge.core`, `edge.sources` (the recording writer), `edge.vision` and
 `edge.errors`; never the pipeline, transport, app or cli. A simulator models the scene
-physically: where it borrows a pipeline convention (the canthus position), it says so.
+physically and borrows no pipeline convention: thermal frames are a supersampled focal-plane
+field through a lens PSF and the sensor pixels, and the canthus hot spots are placed and sized
+by anthropometry (`optics`, shared by `thermal_paint` and `rgb_scene`), so a pipeline that
+reads them correctly has earned it.
 """
