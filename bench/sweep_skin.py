@@ -21,6 +21,7 @@ else is tuned.
     python bench/sweep_skin.py            # 4 sigmas x 4 widths x 2 modes x 3 seeds
     python bench/sweep_skin.py --quick    # 1 seed, fewer people
     python bench/sweep_skin.py --modes thermal --sigmas 0.5 1 --widths 12 18
+    python bench/sweep_skin.py --quick --set screening.statistic='"local-mean"'
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Cell:
     seed: int
     people: int
     faces_dir: str | None
+    overrides: tuple[tuple[str, str, Any], ...] = ()  # (section, key, value) config overrides
 
 
 @dataclass
@@ -135,7 +137,18 @@ def _settings(cell: Cell) -> Any:
         raw = {"rgb": {"min_face_px": max(8, math.floor(GATE_SHARE * cell.face_px / per_rgb))},
                "screening": {"min_thermal_face_px": float(max(2, gate))}}
     raw.setdefault("mqtt", {})["broker"] = "mqtt://127.0.0.1:1"
+    for section, key, value in cell.overrides:
+        raw.setdefault(section, {})[key] = value
     return validate(raw, "sweep_skin")
+
+
+def override(text: str) -> tuple[str, str, Any]:
+    """`section.key=value` (value in TOML syntax) -> (section, key, value)."""
+    name, _, value = text.partition("=")
+    section, _, key = name.partition(".")
+    if not (section and key and value):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected section.key=value")
+    return section, key, tomllib.loads(f"v = {value}")["v"]
 
 
 def run_cell(cell: Cell) -> CellResult:
@@ -229,15 +242,18 @@ def main(argv: list[str] | None = None) -> int:
                         else None, help="face photos for RGB + thermal (default: "
                         "../shared/data/faces if present, else matplotlib's portrait)")
     parser.add_argument("--jobs", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--set", type=override, action="append", default=[], metavar="S.K=V",
+                        help="config override for the replay, e.g. screening.window_px=5")
     args = parser.parse_args(argv)
     seeds, people = (1, 4) if args.quick else (args.seeds, args.people)
     faces_dir = str(args.faces) if args.faces else None
-    cells = [Cell(mode, sensor, face, sigma, seed, people, faces_dir)
+    cells = [Cell(mode, sensor, face, sigma, seed, people, faces_dir, tuple(args.set))
              for mode in args.modes for face in args.widths
              for sensor in sensors_for(face, args.sensor)
              for sigma in args.sigmas for seed in range(seeds)]
     print(f"# Skin-reading sweep: {len(cells)} scenes ({seeds} seed(s), {people} people each, "
-          f"faces from {faces_dir or 'matplotlib grace_hopper'}), {args.jobs} job(s)")
+          f"faces from {faces_dir or 'matplotlib grace_hopper'}), {args.jobs} job(s)"
+          + "".join(f", {s}.{k} = {v!r}" for s, k, v in args.set))
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(run_cell, cells))
