@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from edge.thermal.disc import DiscLocator, DiscParams, find_reference_disc
+from edge.thermal.disc import DiscParams, ReferenceLocator, lock_box
 from edge.thermal.front import disc_box
 from edge.thermal.heads import HeadParams, HeadSizing, find_heads, head_params
 
@@ -135,8 +137,11 @@ def test_empty_room_has_no_heads() -> None:
 
 
 # --- reference disc --------------------------------------------------------------------
+# The locator judges stillness over a window of frames, so each scene is shown for a window
+# (fresh sensor noise every frame); it never locks before the window is full.
 
 DISC_CX, DISC_CY = 20, 20
+LOCK_FRAME = DiscParams().min_frames_to_lock - 1  # index of the first frame that can lock
 
 
 def draw_disc(temp_c: Frame, cx: float = DISC_CX, cy: float = DISC_CY) -> Mask:
@@ -145,14 +150,24 @@ def draw_disc(temp_c: Frame, cx: float = DISC_CX, cy: float = DISC_CY) -> Mask:
     return disc
 
 
+def located(draw: Callable[[Frame], object], frames: int = LOCK_FRAME + 3) -> ReferenceLocator:
+    """A locator fed `frames` frames of room(i) with `draw` applied."""
+    locator = ReferenceLocator(DiscParams())
+    for i in range(frames):
+        temp_c = room(i)
+        draw(temp_c)
+        locator.update(temp_c)
+    return locator
+
+
 def test_reference_disc_is_found_not_the_face() -> None:
     temp_c = room()
     head = draw_person(temp_c, 90, 50)
     disc = draw_disc(temp_c)
-    roi = find_reference_disc(temp_c, DiscParams())
-    assert roi is not None
-    x, y, w, h = roi
-    # The ROI is the disc's central half: inside the disc, nowhere near the face.
+    locator = located(lambda t: (draw_person(t, 90, 50), draw_disc(t)))
+    assert locator.lock is not None
+    x, y, w, h = locator.lock.roi
+    # The ROI lies inside the disc's core: inside the disc, nowhere near the face.
     assert disc[y : y + h, x : x + w].all()
     assert not head[y : y + h, x : x + w].any()
     assert 4 <= w <= 8 and 4 <= h <= 8
@@ -161,54 +176,69 @@ def test_reference_disc_is_found_not_the_face() -> None:
 
 def test_face_alone_is_not_a_reference_disc() -> None:
     for seed in range(5):
-        temp_c = room(seed)
-        draw_person(temp_c, 80, 50)
-        assert find_reference_disc(temp_c, DiscParams()) is None
+        locator = ReferenceLocator(DiscParams())
+        for i in range(2 * LOCK_FRAME):
+            temp_c = room(100 * seed + i)
+            draw_person(temp_c, 80, 50)
+            assert locator.update(temp_c) == (None, "not found" if i >= 2 else "searching")
+        assert locator.lock is None
 
 
 def test_disc_is_excluded_from_heads_once_known() -> None:
     temp_c = room()
     draw_person(temp_c, 90, 50)
-    draw_disc(temp_c)
-    roi = find_reference_disc(temp_c, DiscParams())
-    assert roi is not None
+    disc = draw_disc(temp_c)
+    locator = located(lambda t: (draw_person(t, 90, 50), draw_disc(t)))
+    assert locator.lock is not None
+    box = lock_box(locator.lock, (H, W))
+    assert contains(box, bbox(disc))
+    assert box[2] <= 2 * (6 + 4) + 2 and box[3] <= 2 * (6 + 4) + 2  # the disc, not 3x its ROI
     unmasked = find_heads(temp_c, PARAMS)
-    masked = find_heads(temp_c, PARAMS, exclude=disc_box(roi))
+    masked = find_heads(temp_c, PARAMS, exclude=box)
     # the disc is warm and compact: without the mask it is a blob
     assert unmasked.detections.count == 2
     assert masked.detections.count == 1
     assert masked.detections.measurable.tolist() == [True]
+    # A pinned ROI (no disc geometry) still masks 3x the ROI around it.
+    assert find_heads(temp_c, PARAMS, exclude=disc_box(locator.lock.roi)).detections.count == 1
 
 
 def test_hot_canthus_patch_is_not_taken_for_the_disc() -> None:
-    temp_c = room()
-    head = ellipse(90, 50, 30, 36)
-    temp_c[head] = 34.0
-    temp_c[44:48, 82:86] = 36.0  # a 4x4 inner-canthus patch: a close face at a kiosk
-    disc = draw_disc(temp_c)
-    roi = find_reference_disc(temp_c, DiscParams())
-    assert roi is not None
-    x, y, w, h = roi
-    assert disc[y : y + h, x : x + w].all(), f"took {roi} (the face) for the disc"
+    def draw(temp_c: Frame) -> Mask:
+        head = ellipse(90, 50, 30, 36)
+        temp_c[head] = 34.0
+        temp_c[44:48, 82:86] = 36.0  # a 4x4 inner-canthus patch: a close face at a kiosk
+        return draw_disc(temp_c)
+
+    disc = draw(room())
+    locator = located(draw)
+    assert locator.lock is not None
+    x, y, w, h = locator.lock.roi
+    assert disc[y : y + h, x : x + w].all(), f"took {locator.lock} (the face) for the disc"
 
 
-def test_disc_locator_locks_after_five_consistent_frames() -> None:
-    locator = DiscLocator(DiscParams(), confirm_frames=5)
+def test_disc_locator_locks_once_the_window_is_full() -> None:
+    locator = ReferenceLocator(DiscParams())
     results = []
-    for i in range(7):
+    for i in range(LOCK_FRAME + 3):
         temp_c = room(i)
         draw_disc(temp_c)
         draw_person(temp_c, 70 + 3 * i, 50)  # people move, the disc does not
         results.append(locator.update(temp_c))
-    assert results[:4] == [None] * 4
-    assert results[4] is not None
-    assert results[5] == results[6] == results[4] == locator.locked
-    x, y, w, h = results[4]
+    assert [roi for roi, _ in results[:LOCK_FRAME]] == [None] * LOCK_FRAME
+    assert {state for _, state in results[:LOCK_FRAME]} == {"searching"}
+    locked = results[LOCK_FRAME][0]
+    assert locked is not None and locator.lock is not None and locked == locator.lock.roi
+    assert all(r == (locked, "ok") for r in results[LOCK_FRAME:])
+    x, y, w, h = locked
     assert abs(x + w / 2 - DISC_CX) <= 1.5 and abs(y + h / 2 - DISC_CY) <= 1.5
 
 
-def test_disc_locator_streak_restarts_when_disc_is_missing_or_moves() -> None:
-    locator = DiscLocator(DiscParams(), confirm_frames=5)
+def test_disc_locator_confirmation_restarts_when_disc_is_missing_or_moves() -> None:
+    locator = ReferenceLocator(DiscParams())
+    window, confirm = DiscParams().window, DiscParams().confirm_frames
+    # First lockable frame after a change: a clean window, then `confirm` passes in a row.
+    relock = window + confirm - 2
 
     def frame(seed: int, disc_at: tuple[int, int] | None) -> Frame:
         temp_c = room(seed)
@@ -217,15 +247,21 @@ def test_disc_locator_streak_restarts_when_disc_is_missing_or_moves() -> None:
         return temp_c
 
     for i in range(4):
-        assert locator.update(frame(i, (DISC_CX, DISC_CY))) is None
-    assert locator.update(frame(4, None)) is None  # occluded: streak broken
-    for i in range(4):
-        assert locator.update(frame(10 + i, (DISC_CX, DISC_CY))) is None
-    assert locator.update(frame(20, (DISC_CX + 20, DISC_CY))) is None  # jumped: new candidate
-    for i in range(3):
-        assert locator.update(frame(30 + i, (DISC_CX + 20, DISC_CY))) is None
-    locked = locator.update(frame(40, (DISC_CX + 20, DISC_CY)))
-    assert locked is not None
-    assert abs(locked[0] + locked[2] / 2 - (DISC_CX + 20)) <= 1.5
-    # Once locked it stays, whatever comes next.
-    assert locator.update(room(50)) == locked
+        assert locator.update(frame(i, (DISC_CX, DISC_CY)))[0] is None
+    # One frame without the disc: the disc is not still until that frame has left the
+    # window, then it needs `confirm` passes in a row again.
+    assert locator.update(frame(4, None))[0] is None
+    seen = [locator.update(frame(10 + i, (DISC_CX, DISC_CY)))[0] for i in range(relock + 1)]
+    assert seen[:relock] == [None] * relock
+    assert seen[relock] is not None
+    # A disc appearing elsewhere with the old one gone: the lock follows it, as a move,
+    # once the new place has been still for a window and confirmed.
+    new_at = (DISC_CX + 20, DISC_CY)
+    states = [locator.update(frame(30 + i, new_at)) for i in range(window + 3)]
+    assert [s for _, s in states[:relock]] == ["occluded"] * relock
+    assert states[relock][1] == "moved"
+    assert {s for _, s in states[relock + 1 :]} == {"ok"}
+    roi = states[-1][0]
+    assert roi is not None and abs(roi[0] + roi[2] / 2 - new_at[0]) <= 1.5
+    # Once locked it stays, saying why it cannot be read, whatever comes next.
+    assert locator.update(room(50)) == (roi, "occluded")
