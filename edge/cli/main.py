@@ -161,9 +161,12 @@ def cmd_tail(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from edge.app.wiring import broker_options, config_hash
+    from edge.errors import ConfigError
     from edge.models import check_models
     from edge.transport.mqtt import check_broker
 
+    if args.reference_image is not None and args.reference is None:
+        raise ConfigError("--reference-image needs --reference RECORDING")
     settings = _settings(args)
     print(f"config: ok ({args.config or 'defaults'}, hash {config_hash(settings)})")
     problems = check_models() if settings.mode != "thermal" else []
@@ -171,12 +174,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"models: {problem}", file=sys.stderr)
     if not problems:
         print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
+    found = _check_reference(settings, args) if args.reference is not None else True
     if not args.no_broker:
         # Connects without a will and publishes nothing: a running gate's status must not flap.
         check_broker(broker_options(settings))
         gate = f"{settings.gate.site}/{settings.gate.gate}"
         print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
-    return 5 if problems else 0
+    return 5 if problems else 0 if found else 1
+
+
+def _check_reference(settings: Settings, args: argparse.Namespace) -> bool:
+    """`check --reference`: the front end over a recording's first frames; where the
+    reference is, and whether it is ok (or none is configured)."""
+    from edge.app.wiring import pipeline_params
+    from edge.errors import ConfigError, RecordingError
+    from edge.sources import open_recording
+    from edge.thermal import disc_view
+    from edge.thermal.front import ThermalFrontEnd
+
+    meta = (source := open_recording(args.reference)).meta
+    if meta.thermal is None:
+        raise RecordingError(f"{args.reference}: no thermal stream to find a reference in")
+    front = ThermalFrontEnd(pipeline_params(settings).front, meta.thermal, meta.reference)
+    survey = disc_view.survey_reference(front, source.frames())
+    print("\n".join(disc_view.describe(survey)))
+    if (image := args.reference_image) is not None and survey.temp_c is not None:
+        try:
+            image.write_bytes(disc_view.reference_png(survey))
+        except OSError as exc:
+            raise ConfigError(f"--reference-image {image}: {exc.strerror}") from exc
+        print(f"reference image: {image}")
+    return survey.passed
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -295,6 +323,10 @@ def _add_gate_commands(sub: SubParsers) -> None:
     )
     _common(p)
     p.add_argument("--no-broker", action="store_true", help="check the config only")
+    p.add_argument("--reference", type=Path, metavar="RECORDING",
+                   help="print where the reference is found in this recording's first frames")
+    p.add_argument("--reference-image", type=Path, metavar="PNG",
+                   help="with --reference: write the frame with the reference marked")
 
     p = add_command(
         sub,

@@ -4,18 +4,23 @@ that is ok when the person is decided."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
 from edge.app.replay import replay
 from edge.app.wiring import pipeline_params
+from edge.cli.main import main
 from edge.config import Settings, load_config
 from edge.core.types import ThermalFrame
 from edge.sources import open_recording
+from edge.sources.writer import RecordingWriter
 from edge.thermal.front import ThermalFrontEnd
 from tests.shared import REPO_ROOT, shared_data_dir
+from tests.thermal.disc_scenes import Scene, frames, to_counts
 
 KIOSK_CONFIG = REPO_ROOT / "configs" / "thermal-kiosk.toml"
 LATEST_LOCK = 10  # frame index
@@ -75,3 +80,42 @@ def test_fs1228_is_decided_with_its_reference_ok() -> None:
     result = replay(settings, path, publish=False)
     assert len(result.decisions) == 1
     assert result.decisions[0].temperature.reference_ok is True
+
+
+# --- gate-edge check --reference --------------------------------------------------------
+
+
+@pytest.mark.shared
+def test_check_reference_prints_where_and_writes_the_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, path = kiosk("fs-1228-815109")
+    png = tmp_path / "reference.png"
+    code = main(["check", "--config", str(KIOSK_CONFIG), "--no-broker",
+                 "--reference", str(path), "--reference-image", str(png)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    m = re.search(r"raw sensor x ([\d.]+), y ([\d.]+), radius ([\d.]+) px", out)
+    assert m is not None, out
+    x, y, _ = (float(v) for v in m.groups())
+    tx, ty = RAW_CENTRES["fs-1228-815109"]
+    assert np.hypot(x - tx, y - ty) <= CENTRE_TOL_PX
+    assert re.search(r"ROI raw \[\d+, \d+, \d+, \d+\]", out)
+    assert "reference state: ok, reading 35." in out  # the disc reads 35.7 C
+    img = cv2.imread(str(png))
+    assert img is not None and img.shape == (160 * 4, 120 * 4, 3)  # upright, 4x
+
+
+def test_check_reference_exits_1_when_nothing_is_found(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An empty 25 C room, recorded sideways like the kiosk: nothing to lock on."""
+    folder = tmp_path / "empty"
+    with RecordingWriter(folder, width=160, height=120) as writer:
+        for i, upright in enumerate(frames(lambda t: Scene(25.0), 40)):
+            writer.add_thermal(i * 115_000_000, to_counts(upright, 90))
+    code = main(["check", "--config", str(KIOSK_CONFIG), "--no-broker",
+                 "--reference", str(folder)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "reference: not found in the first 30 frames" in out

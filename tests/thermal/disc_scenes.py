@@ -133,6 +133,12 @@ def render(canvas: Canvas, scene: Scene, rng: np.random.Generator) -> npt.NDArra
     return (blurred + rng.normal(0.0, NOISE_C, blurred.shape)).astype(np.float32)
 
 
+def to_counts(upright_c: npt.NDArray[np.float32], rotate_deg: int) -> npt.NDArray[np.uint16]:
+    """What the sensor recorded: undo the upright rotation, degC -> centikelvin counts."""
+    raw = np.rot90(upright_c, k=rotate_deg // 90)
+    return np.round((raw + 273.15) * 100.0).astype(np.uint16)
+
+
 def frames(scene_at: Callable[[int], Scene], n: int, seed: int = 0) -> Iterator[
         npt.NDArray[np.float32]]:
     """n frames of the scene `scene_at(t)` returns for frame t (room taken from frame 0)."""

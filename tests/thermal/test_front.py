@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from edge.core.types import ReferenceSpec, ThermalStreamMeta
@@ -20,19 +19,13 @@ from edge.thermal.front import (
     upright_to_raw,
 )
 from edge.thermal.radiometry import REFERENCE_REASONS, ReferenceState
-from tests.thermal.disc_scenes import Disc, Person, Scene, frames
+from tests.thermal.disc_scenes import Disc, Person, Scene, frames, to_counts
 
 STREAM = ThermalStreamMeta(width=160, height=120, encoding="centikelvin")  # raw, sideways
 RAW_HW = (120, 160)
 ROTATE = 90
 DISC = Disc(30.0, 100.0, 6.5, 35.5)
 DISC_ROI_UPRIGHT = (28, 98, 5, 5)  # on the disc's flat top
-
-
-def to_counts(upright_c: npt.NDArray[np.float32], rotate_deg: int) -> npt.NDArray[np.uint16]:
-    """What the sensor recorded: undo the upright rotation, degC -> centikelvin."""
-    raw = np.rot90(upright_c, k=rotate_deg // 90)
-    return np.round((raw + 273.15) * 100.0).astype(np.uint16)
 
 
 def walk_past(t: int) -> list[Person]:
