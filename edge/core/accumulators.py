@@ -17,18 +17,29 @@ class TemperatureSamples:
 
     def __init__(self) -> None:
         self._skin_c: dict[int, list[float]] = {}
+        self._face_w: dict[int, list[float]] = {}
         self._reference_ok: dict[int, bool] = {}
 
     def add(
-        self, track_ids: npt.NDArray[np.int64], skin_c: npt.NDArray[np.float32], reference_ok: bool
+        self,
+        track_ids: npt.NDArray[np.int64],
+        skin_c: npt.NDArray[np.float32],
+        face_w: npt.NDArray[np.float32],
+        reference_ok: bool,
     ) -> None:
-        """One frame's readings: (K,) track ids of the measured faces and their (K,) skin_c."""
-        for tid, value in zip(track_ids.tolist(), skin_c.tolist(), strict=True):  # per face
+        """One frame's readings: (K,) track ids of the measured faces, their (K,) skin_c and
+        (K,) face widths (the person's distance)."""
+        rows = zip(track_ids.tolist(), skin_c.tolist(), face_w.tolist(), strict=True)
+        for tid, value, width in rows:  # per measured face, a handful
             self._skin_c.setdefault(tid, []).append(float(value))
+            self._face_w.setdefault(tid, []).append(float(width))
             self._reference_ok[tid] = reference_ok
 
     def skin_c(self, track_id: int) -> tuple[float, ...]:
         return tuple(self._skin_c.get(track_id, ()))
+
+    def face_w(self, track_id: int) -> tuple[float, ...]:
+        return tuple(self._face_w.get(track_id, ()))
 
     def reference_ok(self, track_id: int) -> bool:
         return self._reference_ok.get(track_id, False)
@@ -39,4 +50,5 @@ class TemperatureSamples:
     def drop(self, track_id: int) -> None:
         """Forget a track that ended (its decision, if any, has been made)."""
         self._skin_c.pop(track_id, None)
+        self._face_w.pop(track_id, None)
         self._reference_ok.pop(track_id, None)

@@ -33,6 +33,14 @@ class DecideParams:
     # Body-temperature margin below the threshold within which an uncorrected reading could
     # still be a fever: the drift the reference corrects (docs/mqtt.md, "recheck").
     recheck_margin_c: float = 1.0
+    # Measure at the closest approach: a person walking up is decided once their face has
+    # stopped growing (the median width of the last `settle_samples` at most `settle_growth`
+    # times that of the `settle_samples` before; medians ride out the detector's jitter), and
+    # only the samples at least `near_share` of the widest face count. Far frames image the
+    # small canthus with fewer pixels and read it low.
+    settle_samples: int = 5
+    settle_growth: float = 1.03
+    near_share: float = 0.85
 
     def __post_init__(self) -> None:
         site_map(self.site)  # an unknown site fails here, when the gate starts, not per person
@@ -43,6 +51,7 @@ class PersonEvidence:
     """What the decision sees of one person (one track).
 
     skin_c: reference- and site-corrected skin readings of the measured frames, in order.
+    face_w: the face's width in each of those frames (the person's distance).
     reference_ok: whether the reference was stable at the latest reading.
     box: the person's last box (x, y, w, h whole pixels) in `frame` pixels.
     """
@@ -53,6 +62,8 @@ class PersonEvidence:
     frame: FrameName
     skin_c: tuple[float, ...]
     reference_ok: bool
+    # Face width of each sample (any unit, the same for the whole track); empty: unknown.
+    face_w: tuple[float, ...] = ()
     decided: bool = False
 
 
@@ -77,9 +88,11 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
     if person.decided:
         return None
     n = len(person.skin_c)
-    if n < params.min_samples or (n < params.decide_samples and not ending):
+    if n < params.min_samples:
         return None
-    skin_c, spread_c = skin_statistic_c(person.skin_c)
+    if not ending and (n < params.decide_samples or not _settled(person.face_w, params)):
+        return None
+    skin_c, spread_c = skin_statistic_c(_nearest(person, params))
     body_c = float(body_from_skin_c(skin_c, params.ambient_c, site=params.site))
     reading = TemperatureReading(
         body_c=body_c,
@@ -109,3 +122,25 @@ def _decision_type(body_c: float, reference_ok: bool, params: DecideParams) -> D
         could_be_fever = body_c >= params.threshold_c - params.recheck_margin_c
         return "recheck" if could_be_fever else "screening"
     return "fever" if body_c >= params.threshold_c else "screening"
+
+
+def _settled(face_w: tuple[float, ...], params: DecideParams) -> bool:
+    """Has the face stopped growing (the person reached their closest)? True when unknown."""
+    k = params.settle_samples
+    if len(face_w) < 2 * k:
+        return not face_w
+    recent, before = np.median(face_w[-k:]), np.median(face_w[-2 * k : -k])
+    return bool(recent <= params.settle_growth * before)
+
+
+def _nearest(person: PersonEvidence, params: DecideParams) -> tuple[float, ...]:
+    """The samples taken at the person's closest (face at least near_share of its widest),
+    or all of them when fewer than min_samples qualify."""
+    if len(person.face_w) != len(person.skin_c):
+        return person.skin_c
+    widest = max(person.face_w)
+    near = tuple(
+        s for s, w in zip(person.skin_c, person.face_w, strict=True)
+        if w >= params.near_share * widest
+    )
+    return near if len(near) >= params.min_samples else person.skin_c

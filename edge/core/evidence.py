@@ -49,7 +49,10 @@ class Evidence:
         update = self._tracker.update(detections.boxes, t_ns)
         measured = detections.measurable
         self._temperature.add(
-            update.track_ids[measured], skin_c[measured] + self.skin_offset_c, reference_ok
+            update.track_ids[measured],
+            skin_c[measured] + self.skin_offset_c,
+            detections.boxes[measured, 2],
+            reference_ok,
         )
         for track_id, live_ids in update.covering.items():
             # A decided person whose blob merges into another (leaning in, turning to
@@ -74,6 +77,7 @@ class Evidence:
                 frame=self._frame,
                 skin_c=self._temperature.skin_c(tid),
                 reference_ok=self._temperature.reference_ok(tid),
+                face_w=self._temperature.face_w(tid),
                 decided=tid in self._decided,
             )
             decision = decide(person, self._params, ending)

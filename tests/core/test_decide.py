@@ -139,3 +139,25 @@ def test_without_a_reference_installed_decisions_are_as_always() -> None:
     person = make_track([skin_from_body_c(38.5)] * 9, ok=False)
     decision = decide(person, PARAMS_DECIDE, ending=False)  # reference_expected False
     assert decision is not None and decision.type == "fever"
+
+
+# --- measured at the closest approach --------------------------------------------------
+
+
+def test_a_person_still_walking_up_is_not_decided_yet() -> None:
+    skin = skin_from_body_c(36.8)
+    walking = replace(make_track([skin] * 12), face_w=tuple(20.0 + 2 * i for i in range(12)))
+    assert decide(walking, PARAMS_DECIDE, ending=False) is None  # still growing
+    standing = replace(walking, face_w=(*walking.face_w[:6], *(32.0,) * 6))
+    assert decide(standing, PARAMS_DECIDE, ending=False) is not None  # stopped: decide
+    assert decide(walking, PARAMS_DECIDE, ending=True) is not None  # lost: decide anyway
+
+
+def test_only_the_closest_samples_count() -> None:
+    # Far frames read low (fewer pixels on the canthus); the near ones carry the truth.
+    far, near = skin_from_body_c(36.0), skin_from_body_c(38.0)
+    widths = (12.0,) * 6 + (30.0,) * 6
+    person = replace(make_track([far] * 6 + [near] * 6), face_w=widths)
+    decision = decide(person, PARAMS_DECIDE, ending=True)
+    assert decision is not None and decision.type == "fever"
+    assert decision.temperature.skin_c == pytest.approx(near, abs=1e-9)
