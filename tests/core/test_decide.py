@@ -148,7 +148,9 @@ def test_a_person_still_walking_up_is_not_decided_yet() -> None:
     skin = skin_from_body_c(36.8)
     walking = replace(make_track([skin] * 12), face_w=tuple(20.0 + 2 * i for i in range(12)))
     assert decide(walking, PARAMS_DECIDE, ending=False) is None  # still growing
-    standing = replace(walking, face_w=(*walking.face_w[:6], *(32.0,) * 6))
+    standing = replace(
+        make_track([skin] * 16), face_w=(*walking.face_w[:6], *(32.0,) * 10)
+    )
     assert decide(standing, PARAMS_DECIDE, ending=False) is not None  # stopped: decide
     assert decide(walking, PARAMS_DECIDE, ending=True) is not None  # lost: decide anyway
 
