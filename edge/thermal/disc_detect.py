@@ -75,6 +75,25 @@ def _filter(img: F32, kernel: F32) -> F32:
     return np.asarray(cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_CONSTANT), np.float32)
 
 
+def _pad(img: npt.NDArray[np.floating], pad: int) -> npt.NDArray[np.floating]:
+    """Zeros around the frame: outside the frame counts as no pixel (the valid map is 0)."""
+    out = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+    return np.asarray(out, img.dtype)
+
+
+def _per_bin(mask: Bool, values: F64 | None, bin_of: Idx, bins: int) -> tuple[F64, F64]:
+    """Per candidate and bin (bin_of: (P, P) bin of each patch pixel): the count of masked
+    pixels and the sum of their values, each (K, bins). One bincount, no (K, bins, P, P)."""
+    k = mask.shape[0]
+    idx = (np.arange(k)[:, None, None] * bins + bin_of[None]).ravel()
+    weights = mask.ravel().astype(np.float64)
+    n = np.asarray(np.bincount(idx, weights, k * bins), np.float64).reshape(k, bins)
+    if values is None:
+        return n, n
+    sums = np.asarray(np.bincount(idx, (mask * values).ravel(), k * bins), np.float64)
+    return n, sums.reshape(k, bins)
+
+
 def _masked_mean(values: F64, mask: Bool, axes: tuple[int, ...]) -> F64:
     return np.asarray((values * mask).sum(axes) / np.maximum(mask.sum(axes), 1), np.float64)
 
@@ -87,7 +106,10 @@ class DiscDetector:
         self.p = params
         r_max = max(params.radii_px)
         self.reach = int(np.ceil(r_max + params.ann_out_px)) + 1  # patch half-size
-        self.pad = 2 * self.reach  # room for centres up to `reach` outside the frame
+        # Proposals are computed up to `margin` px outside the frame: a centre farther out
+        # leaves no core pixel in view. Patches for the tests need `reach` more.
+        self.margin = int(np.ceil(params.core_radius(r_max))) + 1
+        self.pad = self.margin + self.reach
         # Each kernel only as large as its shape: filter2D cost grows with kernel area.
         self.core_k = [_ring_kernel(0.0, params.core_radius(r)) for r in params.radii_px]
         self.ann_k = [
@@ -97,36 +119,25 @@ class DiscDetector:
         self.dy, self.dx = yy.astype(np.intp), xx.astype(np.intp)
         self.d = np.hypot(yy, xx)[None].astype(np.float64)  # (1, P, P)
         angle = np.arctan2(yy, xx)
-        sector = ((angle + np.pi) / (2 * np.pi) * N_SECTORS).astype(np.intp) % N_SECTORS
-        self.sector_1hot = (sector[None] == np.arange(N_SECTORS)[:, None, None])[None]
-        # Circles for the roundness fit, every 0.5 px up to the largest disc: (1, R, P, P).
+        self.sector = ((angle + np.pi) / (2 * np.pi) * N_SECTORS).astype(np.intp) % N_SECTORS
+        # Circles for the roundness fit, every 0.5 px up to the largest disc. A pixel lies in
+        # circle j exactly when its bin <= j, so counts in all circles are one cumulative sum.
         self.fit_r = np.arange(1.5, r_max + 3.0, 0.5)
-        self.fit_circles = (self.d[0][None] <= self.fit_r[:, None, None])[None]
+        self.fit_bin = np.searchsorted(self.fit_r, self.d[0], side="left").astype(np.intp)
         self._shape: tuple[int, int] | None = None
-        self._valid = np.zeros((0, 0), np.float32)
+        self._valid = np.zeros((0, 0), np.bool_)
         self._n_core: list[F32] = []
         self._n_ann: list[F32] = []
-        self._inner = np.zeros((0, 0), np.bool_)
 
     def _prepare(self, shape: tuple[int, int]) -> None:
-        """In-frame pixel counts under every kernel at every padded position (per shape)."""
+        """In-frame pixel counts under every kernel at every proposal position (per shape)."""
         if self._shape == shape:
             return
         self._shape = shape
-        pad, reach = self.pad, self.reach
-        valid = np.zeros((shape[0] + 2 * pad, shape[1] + 2 * pad), np.float32)
-        valid[pad:-pad, pad:-pad] = 1.0
-        self._valid = valid
+        valid = _pad(np.ones(shape, np.float32), self.margin)
         self._n_core = [_filter(valid, k) for k in self.core_k]
         self._n_ann = [_filter(valid, k) for k in self.ann_k]
-        inner = np.zeros(valid.shape, np.bool_)
-        inner[reach:-reach, reach:-reach] = True  # a full patch fits around the centre
-        self._inner = inner
-
-    def _padded(self, img: npt.NDArray[np.floating]) -> npt.NDArray[np.floating]:
-        pad = self.pad
-        out = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
-        return np.asarray(out, img.dtype)
+        self._valid = _pad(np.ones(shape, np.float32), self.pad) > 0
 
     def _response(self, m: F32, m2: F32, i: int) -> F32:
         """Core mean minus annulus mean, penalised by twice the core's spatial std."""
@@ -136,21 +147,18 @@ class DiscDetector:
         var_core = _filter(m2, core_k) / np.maximum(n_core, _EPS) - mean_core * mean_core
         mean_ann = _filter(m, ann_k) / np.maximum(n_ann, _EPS)
         resp = mean_core - mean_ann - 2.0 * np.sqrt(np.maximum(var_core, 0.0))
-        enough = (
-            (n_core >= self.p.min_visible_frac * float(core_k.sum()))
-            & (n_ann >= 0.25 * float(ann_k.sum()))
-            & self._inner
-        )
+        enough = (n_core >= self.p.min_visible_frac * float(core_k.sum())) & (
+            n_ann >= 0.25 * float(ann_k.sum()))
         return np.where(enough, resp, np.float32(-1e9)).astype(np.float32)
 
     def propose(self, mean_c: F32) -> tuple[Idx, Idx, Idx]:
-        """Candidate (row, col, radius index) in padded coordinates, best response first.
+        """Candidate (row, col, radius index) in frame pixels, best response first.
 
         Local maxima (5x5) at each scale: a disc in a housing peaks at its own scale even
         where the disc-plus-housing blob responds more strongly at a larger one."""
         self._prepare((int(mean_c.shape[0]), int(mean_c.shape[1])))
         # Centred on the median so float32 sums of squares lose nothing that matters.
-        m = self._padded((mean_c - np.float32(np.median(mean_c))).astype(np.float32))
+        m = _pad((mean_c - np.float32(np.median(mean_c))).astype(np.float32), self.margin)
         m2 = m * m
         box = np.ones((5, 5), np.uint8)
         found: list[tuple[Idx, Idx, Idx, F32]] = []
@@ -161,18 +169,18 @@ class DiscDetector:
             found.append((ys, xs, np.full(ys.size, i, np.intp), resp[ys, xs]))
         ys, xs, ri, val = (np.concatenate(parts) for parts in zip(*found, strict=True))
         order = np.argsort(-val, kind="stable")[: self.p.max_candidates]
-        return ys[order], xs[order], ri[order]
+        return ys[order] - self.margin, xs[order] - self.margin, ri[order]
 
     def _patches(self, mean_c: F32, tstd_c: F32, ys: Idx, xs: Idx, ri: Idx) -> _Patches:
-        m = self._padded(mean_c.astype(np.float64))
-        t = self._padded(tstd_c.astype(np.float64))
-        iy = ys[:, None, None] + self.dy[None]
-        ix = xs[:, None, None] + self.dx[None]
+        m = _pad(mean_c.astype(np.float64), self.pad)
+        t = _pad(tstd_c.astype(np.float64), self.pad)
+        iy = ys[:, None, None] + self.pad + self.dy[None]
+        ix = xs[:, None, None] + self.pad + self.dx[None]
         radii = np.asarray(self.p.radii_px, np.float64)[ri]
-        return _Patches(m[iy, ix], t[iy, ix], self._valid[iy, ix] > 0, self.d, radii)
+        return _Patches(m[iy, ix], t[iy, ix], self._valid[iy, ix], self.d, radii)
 
     def evaluate(self, mean_c: F32, tstd_c: F32, ys: Idx, xs: Idx, ri: Idx) -> Candidates:
-        """Every test for K proposals at once (padded coordinates in, frame coordinates out)."""
+        """Every test for K proposals (frame pixels, centres possibly outside) at once."""
         pt = self._patches(mean_c, tstd_c, ys, xs, ri)
         p, d, r = self.p, pt.d, pt.r[:, None, None]
         core_all = d <= p.core_radius_array(pt.r)[:, None, None]
@@ -204,15 +212,13 @@ class DiscDetector:
             "range": (mu >= p.plausible_c[0]) & (mu <= p.plausible_c[1]),
         }
         fit = contrast * iou / (sd + tstd + 0.05)
-        return _verdict(tests, ys - self.pad, xs - self.pad, pt.r, r_half, mu, contrast,
-                        visible, fit)
+        return _verdict(tests, ys, xs, pt.r, r_half, mu, contrast, visible, fit)
 
     def _cold_sectors(self, pt: _Patches, ann: Bool, mu: F64) -> F64:
         """Share of annulus sectors (with >= 3 in-frame pixels) clearly colder than the core:
         a disc is colder all round; a face's hot canthus patch has warm skin on most sides."""
-        masks = ann[:, None] & self.sector_1hot  # (K, S, P, P)
-        n = masks.sum((2, 3))
-        sec_mu = (pt.mean[:, None] * masks).sum((2, 3)) / np.maximum(n, 1)
+        n, sums = _per_bin(ann, pt.mean, self.sector, N_SECTORS)  # (K, S) each
+        sec_mu = sums / np.maximum(n, 1)
         usable = n >= 3
         cold = usable & (mu[:, None] - sec_mu >= 0.5 * self.p.min_contrast_c)
         frac = cold.sum(1) / np.maximum(usable.sum(1), 1)
@@ -223,9 +229,10 @@ class DiscDetector:
         and that circle's radius."""
         reach = (pt.r + self.p.ann_in_px + 1.0)[:, None, None]
         region = (pt.mean >= half_c[:, None, None]) & pt.valid & (pt.d <= reach)
-        circles = self.fit_circles & pt.valid[:, None]  # (K, R, P, P)
-        inter = (circles & region[:, None]).sum((2, 3))
-        union = (circles | region[:, None]).sum((2, 3))
+        bins = self.fit_r.size + 1  # the last bin: beyond every circle
+        in_circle = _per_bin(pt.valid, None, self.fit_bin, bins)[0][:, :-1].cumsum(1)
+        inter = _per_bin(region, None, self.fit_bin, bins)[0][:, :-1].cumsum(1)  # (K, R)
+        union = in_circle + region.sum((1, 2))[:, None] - inter  # region lies in the frame
         iou = inter / np.maximum(union, 1)
         return iou.max(1), self.fit_r[iou.argmax(1)]
 
@@ -242,11 +249,14 @@ class DiscDetector:
         outside = (d >= rh + 1.0) & (d <= rh + 2.0) & pt.valid
         step = _masked_mean(pt.mean, inside, (1, 2)) - _masked_mean(pt.mean, outside, (1, 2))
         sharp = step / np.maximum(contrast, 1e-6)
-        rim = np.asarray((d >= rh - 1.5) & (d <= rh + 1.5) & pt.valid, np.bool_)
-        rim_t = np.where(rim, pt.tstd, np.nan).reshape(rim.shape[0], -1)
-        has_rim = np.asarray(rim.reshape(rim.shape[0], -1).any(1), np.bool_)
-        # A row without rim pixels reads inf (fails), so no row is all-NaN.
-        rim_tstd = np.nanmedian(np.where(has_rim[:, None], rim_t, np.inf), 1)
+        rim = ((d >= rh - 1.5) & (d <= rh + 1.5) & pt.valid).reshape(len(r_half), -1)
+        # Median of each row's rim pixels: sorted with the rest pushed to +inf (a candidate
+        # without rim pixels reads inf and fails).
+        ranked = np.sort(np.where(rim, pt.tstd.reshape(rim.shape), np.inf), axis=1)
+        n = rim.sum(1)
+        rows = np.arange(len(n))
+        lo, hi = np.maximum(n - 1, 0) // 2, n // 2
+        rim_tstd = np.where(n > 0, (ranked[rows, lo] + ranked[rows, hi]) / 2.0, np.inf)
         return np.asarray(sharp, np.float64), np.asarray(rim_tstd, np.float64)
 
     def detect(self, mean_c: F32, tstd_c: F32) -> Candidates:

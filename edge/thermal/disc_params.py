@@ -70,6 +70,10 @@ class DiscParams:
     plausible_c: tuple[float, float] = (15.0, 60.0)
     # Proposals tested per frame (the best responses over all scales).
     max_candidates: int = 32
+    # While nothing is being confirmed (no disc in view, or the locked one covered), detect
+    # on every 3rd frame only: a search costs ~100x a locked frame's check, and a disc that
+    # appears is confirmed at most 2 frames later.
+    search_every: int = 3
 
     # --- locking --------------------------------------------------------------------------
     # Temporal window: 9 frames, ~1 s at 8.7 Hz; stillness is judged over it.
