@@ -108,6 +108,7 @@ class ReferenceLocator:
         state = self._check.check(temp_c)
         if state != "occluded":
             self._fail = 0
+            self._confirmer.clear()  # a later relocation starts afresh
             return self._check.lock.roi, state
         return self._relocate(stats, temp_c)
 
