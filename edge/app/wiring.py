@@ -110,11 +110,14 @@ def metrics_payload(
         "fps": {s: round(frames.get(s, 0) / wall_s, 2) if wall_s > 0 else None for s in streams},
         "frames": {s: frames.get(s, 0) for s in streams},
         "heads": report.heads if report else 0,
+        # The room temperature measured in the thermal frame (screening.ambient_c, when set,
+        # overrides it in the decisions, not here).
+        "room_c": round(report.room_c, 2) if report and report.room_c is not None else None,
         "reference": {
             "temp_c": round(ref.reading_c, 2) if ref and ref.reading_c is not None else None,
             "ok": bool(ref and ref.ok),
             "expected": pipeline.evidence.reference_expected,
-            "reason": ref.reason if ref else "no frame yet",
+            "reason": ref.reason if ref else "no thermal frame yet",
             "offset_c": round(ref.offset_c, 3) if ref else 0.0,
         },
         "outbox": publisher.stats(),
