@@ -6,7 +6,7 @@ Default path: <repo>/../shared/data/fda/FLIR_groups1and2.csv. For every measurem
 edge.core.bodytemp.SITES ("canthus" on canthiMax, "face-max" on T_Max) it prints the fitted
 constants, 5-fold cross-validated MAE/RMSE against both oral modes and screening counts at 37.3
 and 37.5 degC; then a per-site summary of the committed model and a feature check. The fitting
-code lives in edge/bodytemp_fit.py so the tests use the same code.
+code lives in edge/evaluation/fda_fit.py so the tests use the same code.
 Results are summarised in docs/fever-threshold.md; rerun this after changing a model.
 """
 
@@ -29,11 +29,14 @@ from edge.evaluation.fda_fit import (  # noqa: E402
     ORAL_SECONDARY,
     FdaData,
     alarm_for_sensitivity,
+    bias_by_room,
     cross_val_predict,
     fit_model,
     load_fda,
     load_site,
     mae_rmse,
+    repeated_cv,
+    roc_auc,
     screening,
 )
 
@@ -76,6 +79,7 @@ def main(argv: list[str]) -> int:
     for site, data in sites.items():
         _site_report(site, data)
     _summary(sites)
+    _room_check(sites)
     _feature_check(path, sites[bodytemp.DEFAULT_SITE])
     return 0
 
@@ -108,7 +112,7 @@ def _site_report(site: str, data: FdaData) -> None:
     committed = bodytemp.site_map(site)
     print(
         f"{'edge.core.bodytemp':<22} {committed.slope:7.4f} {committed.intercept_c:9.4f} "
-        f"{bodytemp.AMBIENT_COEF:8.4f} {bodytemp.AMBIENT_REF_C:5.1f}  (committed, {site!r})"
+        f"{committed.ambient_coef:8.4f} {bodytemp.AMBIENT_REF_C:5.1f}  (committed, {site!r})"
     )
 
     oof = {name: cross_val_predict(name, data) for name in MODELS}
@@ -163,7 +167,7 @@ def _site_report(site: str, data: FdaData) -> None:
             cells.append(f"{s.sensitivity:5.3f}/{s.specificity:5.3f}")
         print(f"{alarm_c:<10.1f}" + "".join(f"  {c:>11}" for c in cells))
 
-    in_sample = bodytemp.body_from_skin_c(data.skin_mean_c, site=site)
+    in_sample = committed_estimate(data.skin_mean_c, data.ambient_c, site)
     print(
         f"\ncommitted edge.core.bodytemp constants, site {site!r}, on all subjects "
         "(in-sample; the test's bound)"
@@ -177,15 +181,67 @@ def _summary(sites: dict[str, FdaData]) -> None:
     chosen = bodytemp.MODEL_NAME
     head = " | ".join(f"@{t}: sens  spec   TP   FP   FN   TN" for t in FEVER_THRESHOLDS_C)
     print(f"\n{'=' * 24} summary: model {chosen!r} per site {'=' * 24}")
-    print(f"{'site':<10} {'feature':<10} {'slope':>9} {'intercept':>10}  (fitted on all subjects)")
+    print(
+        f"{'site':<10} {'feature':<10} {'slope':>9} {'intercept':>10} {'amb_coef':>9}  "
+        "(fitted on all subjects)"
+    )
     for site, data in sites.items():
         m = fit_model(chosen, data)
         feature = bodytemp.site_map(site).feature
-        print(f"{site:<10} {feature:<10} {m.slope:9.6f} {m.intercept_c:10.6f}")
+        print(
+            f"{site:<10} {feature:<10} {m.slope:9.6f} {m.intercept_c:10.6f} "
+            f"{m.ambient_coef:9.6f}"
+        )
     print(f"5-fold CV, fever = {ORAL_REFERENCE} >= T, alarm = estimate >= T")
     print(f"{'site':<22} {head}")
     for site, data in sites.items():
         _screening_rows(site, cross_val_predict(chosen, data), data)
+
+
+def committed_estimate(skin_c: np.ndarray, room_c: np.ndarray, site: str) -> np.ndarray:
+    """The committed map of `site` on every subject, each at the room of their session."""
+    return np.array([
+        bodytemp.body_from_skin_c(float(s), float(a), site=site)
+        for s, a in zip(skin_c, room_c, strict=True)
+    ])
+
+
+def _room_check(sites: dict[str, FdaData]) -> None:
+    """Room-blind vs room-aware calibration: the table behind the choice of the room term."""
+    models = ("calibration", "calibration+ambient")
+    seeds = 20
+    print(f"\n{'=' * 24} room term: {' vs '.join(models)} {'=' * 24}")
+    head = " | ".join(f"@{t}: sens  spec  AUC" for t in FEVER_THRESHOLDS_C)
+    print(f"5-fold CV (seed as above); repeated: mean over {seeds} fold splits")
+    print(f"{'site / model':<32} {'MAE':>6} {head} | rep. MAE  @37.3 s/s     @37.5 s/s")
+    for site, data in sites.items():
+        for name in models:
+            est = cross_val_predict(name, data)
+            cells = []
+            for t in FEVER_THRESHOLDS_C:
+                s = screening(est, data.oral_monitor_c, t)
+                auc = roc_auc(est, data.oral_monitor_c, t)
+                cells.append(f"{s.sensitivity:5.3f} {s.specificity:5.3f} {auc:5.3f}")
+            rep = repeated_cv(name, data, seeds)
+            rs = "  ".join(f"{a:5.3f}/{b:5.3f}" for a, b in rep.sens_spec)
+            mae = mae_rmse(est, data.oral_monitor_c)[0]
+            print(
+                f"{site + ': ' + name:<32} {mae:6.3f} {' | '.join(cells)} | "
+                f"{rep.mae_c:6.3f}  {rs}"
+            )
+    print("\nmean estimate - oral by room (T_atm), 5-fold CV; n = subjects, fevers >= 37.5")
+    for site, data in sites.items():
+        for name in models:
+            rows = bias_by_room(cross_val_predict(name, data), data)
+            cells = "  ".join(f"[{lo:g},{hi:g}) n={n:<3d} {b:+.3f}" for lo, hi, n, b in rows)
+            print(f"{site + ': ' + name:<32} {cells}")
+    for site in sites:
+        m = bodytemp.site_map(site)
+        over = [m.ambient_coef * (bodytemp.AMBIENT_MAX_C - r) for r in (30.0, 31.0)]
+        print(
+            f"{site}: room clamped to {bodytemp.AMBIENT_MIN_C:g}-{bodytemp.AMBIENT_MAX_C:g} C; "
+            f"over-read at 30 / 31 C: {over[0]:+.3f} / {over[1]:+.3f} C body"
+        )
 
 
 def _feature_check(path: Path, data: FdaData) -> None:
@@ -209,12 +265,13 @@ def _feature_check(path: Path, data: FdaData) -> None:
         other_rows = np.array([i for i, s in enumerate(other.subject_ids) if s in ids])
         skin = other.skin_mean_c[other_rows]
         oral = other.oral_monitor_c[other_rows]
+        room = other.ambient_c[other_rows]
         r = float(np.corrcoef(skin, oral)[0, 1])
         d_med = float(np.median(skin - data.skin_mean_c[rows]))
         own = screening(cross_val_predict(chosen, other), other.oral_monitor_c, 37.5)
         cells = ""
         for site in bodytemp.SITES:
-            mapped = screening(bodytemp.body_from_skin_c(skin, site=site), oral, 37.5)
+            mapped = screening(committed_estimate(skin, room, site), oral, 37.5)
             cells += f" {mapped.sensitivity:18.3f} {mapped.specificity:5.3f}"
         print(
             f"{feature:<12} {skin.size:5d} {r:6.3f} {d_med:+6.2f} "
