@@ -12,12 +12,14 @@ import numpy.typing as npt
 
 
 class TemperatureSamples:
-    """Each track's reference- and site-corrected skin readings, in frame order, and whether
-    the reference was stable at the latest one."""
+    """Each track's reference- and site-corrected skin readings, in frame order, the room
+    temperature measured with each (NaN: not known), and whether the reference was stable at
+    the latest one."""
 
     def __init__(self) -> None:
         self._skin_c: dict[int, list[float]] = {}
         self._face_w: dict[int, list[float]] = {}
+        self._room_c: dict[int, list[float]] = {}
         self._reference_ok: dict[int, bool] = {}
 
     def add(
@@ -26,13 +28,16 @@ class TemperatureSamples:
         skin_c: npt.NDArray[np.float32],
         face_w: npt.NDArray[np.float32],
         reference_ok: bool,
+        room_c: float | None = None,
     ) -> None:
         """One frame's readings: (K,) track ids of the measured faces, their (K,) skin_c and
-        (K,) face widths (the person's distance)."""
+        (K,) face widths (the person's distance); `room_c` the frame's room temperature."""
+        room = float("nan") if room_c is None else float(room_c)
         rows = zip(track_ids.tolist(), skin_c.tolist(), face_w.tolist(), strict=True)
         for tid, value, width in rows:  # per measured face, a handful
             self._skin_c.setdefault(tid, []).append(float(value))
             self._face_w.setdefault(tid, []).append(float(width))
+            self._room_c.setdefault(tid, []).append(room)
             self._reference_ok[tid] = reference_ok
 
     def skin_c(self, track_id: int) -> tuple[float, ...]:
@@ -40,6 +45,9 @@ class TemperatureSamples:
 
     def face_w(self, track_id: int) -> tuple[float, ...]:
         return tuple(self._face_w.get(track_id, ()))
+
+    def room_c(self, track_id: int) -> tuple[float, ...]:
+        return tuple(self._room_c.get(track_id, ()))
 
     def reference_ok(self, track_id: int) -> bool:
         return self._reference_ok.get(track_id, False)
@@ -51,4 +59,5 @@ class TemperatureSamples:
         """Forget a track that ended (its decision, if any, has been made)."""
         self._skin_c.pop(track_id, None)
         self._face_w.pop(track_id, None)
+        self._room_c.pop(track_id, None)
         self._reference_ok.pop(track_id, None)

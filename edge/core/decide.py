@@ -22,6 +22,8 @@ class DecideParams:
     threshold_c: float = 37.3
     min_samples: int = 5  # fewer measured frames than this: the person is not measured
     decide_samples: int = 9  # decide as soon as this many are in (about 1 s at 9 fps)
+    # Room temperature override (`screening.ambient_c`): when set it wins over the room the
+    # pipeline measured in the thermal frame (PersonEvidence.room_c).
     ambient_c: float | None = None
     # Where the skin reading was taken; selects the skin -> body map (edge.core.bodytemp.SITES).
     # Evidence always passes it: "face-max" in thermal-only mode, "canthus" in RGB+thermal.
@@ -54,6 +56,8 @@ class PersonEvidence:
     face_w: the face's width in each of those frames (the person's distance).
     reference_ok: whether the reference was stable at the latest reading.
     box: the person's last box (x, y, w, h whole pixels) in `frame` pixels.
+    room_c: the room temperature the pipeline measured at each sample (NaN: not known);
+        empty: not known at all.
     """
 
     track_id: int
@@ -65,6 +69,7 @@ class PersonEvidence:
     # Face width of each sample (any unit, the same for the whole track); empty: unknown.
     face_w: tuple[float, ...] = ()
     decided: bool = False
+    room_c: tuple[float, ...] = ()
 
 
 def skin_statistic_c(skin_c: Sequence[float]) -> tuple[float, float]:
@@ -92,8 +97,10 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
         return None
     if not ending and (n < params.decide_samples or not _settled(person.face_w, params)):
         return None
-    skin_c, spread_c = skin_statistic_c(_nearest(person, params))
-    body_c = float(body_from_skin_c(skin_c, params.ambient_c, site=params.site))
+    used = _nearest(person, params)
+    skin_c, spread_c = skin_statistic_c([person.skin_c[i] for i in used])
+    ambient_c = params.ambient_c if params.ambient_c is not None else _room_c(person, used)
+    body_c = float(body_from_skin_c(skin_c, ambient_c, site=params.site))
     reading = TemperatureReading(
         body_c=body_c,
         skin_c=skin_c,
@@ -104,6 +111,7 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
         # to the samples that count (the upper half, mostly recent) is trustworthy.
         reference_ok=person.reference_ok,
         spread_c=spread_c,
+        ambient_c=ambient_c,
     )
     return Decision(
         _decision_type(body_c, person.reference_ok, params),
@@ -133,14 +141,22 @@ def _settled(face_w: tuple[float, ...], params: DecideParams) -> bool:
     return bool(recent <= params.settle_growth * before)
 
 
-def _nearest(person: PersonEvidence, params: DecideParams) -> tuple[float, ...]:
-    """The samples taken at the person's closest (face at least near_share of its widest),
-    or all of them when fewer than min_samples qualify."""
+def _nearest(person: PersonEvidence, params: DecideParams) -> tuple[int, ...]:
+    """Indices of the samples taken at the person's closest (face at least near_share of its
+    widest), or of all of them when fewer than min_samples qualify."""
+    every = tuple(range(len(person.skin_c)))
     if len(person.face_w) != len(person.skin_c):
-        return person.skin_c
+        return every
     widest = max(person.face_w)
-    near = tuple(
-        s for s, w in zip(person.skin_c, person.face_w, strict=True)
-        if w >= params.near_share * widest
-    )
-    return near if len(near) >= params.min_samples else person.skin_c
+    near = tuple(i for i in every if person.face_w[i] >= params.near_share * widest)
+    return near if len(near) >= params.min_samples else every
+
+
+def _room_c(person: PersonEvidence, used: tuple[int, ...]) -> float | None:
+    """The room at the samples used: their median (rooms change slowly; this only ignores
+    samples taken before the room was known). None when not known."""
+    if len(person.room_c) != len(person.skin_c):
+        return None
+    rooms = np.asarray([person.room_c[i] for i in used], dtype=np.float64)
+    rooms = rooms[np.isfinite(rooms)]
+    return float(np.median(rooms)) if rooms.size else None

@@ -42,9 +42,11 @@ class Evidence:
         skin_c: npt.NDArray[np.float32],
         reference_ok: bool,
         t_ns: int,
+        room_c: float | None = None,
     ) -> list[Decision]:
         """One frame: its detections and their (N,) reference-corrected skin readings
-        (only the `measurable` ones are used). Returns the decisions this frame completed."""
+        (only the `measurable` ones are used), and the room temperature the pipeline measured
+        (None: not known). Returns the decisions this frame completed."""
         self._frame = detections.frame
         update = self._tracker.update(detections.boxes, t_ns)
         measured = detections.measurable
@@ -53,6 +55,7 @@ class Evidence:
             skin_c[measured] + self.skin_offset_c,
             detections.boxes[measured, 2],
             reference_ok,
+            room_c,
         )
         for track_id, live_ids in update.covering.items():
             # A decided person whose blob merges into another (leaning in, turning to
@@ -79,6 +82,7 @@ class Evidence:
                 reference_ok=self._temperature.reference_ok(tid),
                 face_w=self._temperature.face_w(tid),
                 decided=tid in self._decided,
+                room_c=self._temperature.room_c(tid),
             )
             decision = decide(person, self._params, ending)
             if decision is not None:

@@ -105,6 +105,9 @@ class TemperatureReading:
     samples: int
     reference_ok: bool
     spread_c: float  # max - min of the per-frame readings used
+    # The room temperature the map was given (measured in the thermal frame, or the
+    # screening.ambient_c override); None: not known (the map then assumes 24 degC).
+    ambient_c: float | None = None
 
 
 # recheck: measured, but the reading cannot be trusted (reference lost); check by hand.

@@ -1,9 +1,10 @@
 """RGB + thermal mode: faces and landmarks from the colour camera, temperature at the inner
 eye corners in the thermal frame, through the RGB -> thermal homography.
 
-Frames arrive merged by time. A thermal frame is converted (and the reference followed)
-when it arrives; each RGB frame is measured against the latest thermal frame if it is at
-most `max_pair_ms` older, so both cameras see the same moment.
+Frames arrive merged by time. A thermal frame is converted (and the reference and the room
+temperature followed) when it arrives; each RGB frame is measured against the latest thermal
+frame if it is at most `max_pair_ms` older, so both cameras see the same moment. The room
+changes slowly, so the latest room reading goes with every RGB frame.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from edge.core.detections import Detections
 from edge.core.evidence import Evidence
 from edge.core.types import Decision, Frame, RgbFrame, StreamInfo, ThermalFrame
 from edge.errors import ConfigError
-from edge.pipeline.base import FaceParams, FrameReport, PipelineParams
+from edge.pipeline.base import FaceParams, FrameReport, PipelineParams, RoomTemperature
 from edge.thermal.canthus import CanthusSampler
 from edge.thermal.front import ThermalFrontEnd
 from edge.thermal.radiometry import ReferenceState
@@ -81,12 +82,17 @@ class RgbThermalPipeline:
         self.evidence = Evidence(params.screening.evidence("canthus", params.tracker))
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None
+        self.room = RoomTemperature(params.room)
+        self._room_c: float | None = None
         self._thermal_t_ns = 0
         self.last: FrameReport | None = None
 
     def process(self, frame: Frame) -> list[Decision]:
         if isinstance(frame, ThermalFrame):
             self._temp_c, self._ref = self.front.convert(frame.counts)
+            self._room_c = self.room.update(
+                self._temp_c, self._ref.offset_c, frame.t_ns, self.front.disc_box, self._ref.ok
+            )
             self._thermal_t_ns = frame.t_ns
             return []
         return self._measure(frame)
@@ -117,8 +123,8 @@ class RgbThermalPipeline:
         faces = Detections(
             faces.boxes, faces.scores, measurable, reasons, faces.frame, faces.columns
         )
-        self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref)
-        return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns)
+        self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref, self._room_c)
+        return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns, self._room_c)
 
     def thermal_face_width(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(N,) face widths in thermal pixels: the box's mid-height edge-to-edge span mapped."""

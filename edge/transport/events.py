@@ -51,7 +51,9 @@ def _finite(value: float, ndigits: int = 2) -> float | None:
 
 
 def temperature_field(reading: TemperatureReading) -> dict[str, object]:
-    """The `temperature` object of screening / fever events (degrees Celsius, 0.01 resolution)."""
+    """The `temperature` object of screening / fever events (degrees Celsius, 0.01 resolution).
+    `ambient_c` is the room temperature the map was given, null when not known."""
+    ambient = reading.ambient_c
     return {
         "c": _finite(reading.body_c),
         "threshold_c": _finite(reading.threshold_c),
@@ -60,6 +62,7 @@ def temperature_field(reading: TemperatureReading) -> dict[str, object]:
         "reference_ok": bool(reading.reference_ok),
         "skin_c": _finite(reading.skin_c),
         "spread_c": _finite(reading.spread_c),
+        "ambient_c": None if ambient is None else _finite(ambient),
     }
 
 

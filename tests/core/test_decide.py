@@ -163,3 +163,60 @@ def test_only_the_closest_samples_count() -> None:
     decision = decide(person, PARAMS_DECIDE, ending=True)
     assert decision is not None and decision.type == "fever"
     assert decision.temperature.skin_c == pytest.approx(near, abs=1e-9)
+
+
+# --- the room temperature ----------------------------------------------------------------
+
+
+def test_the_room_measured_at_the_samples_used_enters_the_map() -> None:
+    # Far samples (taken while the room reading was still settling) are not used: the room
+    # is the median over the near samples, the ones the skin reading comes from.
+    skin = skin_from_body_c(37.0, 27.0)
+    widths = (12.0,) * 6 + (30.0,) * 6
+    rooms = (20.0,) * 6 + (26.9, 27.0, 27.0, 27.1, 27.0, 27.0)
+    person = replace(make_track([skin] * 12), face_w=widths, room_c=rooms)
+    decision = decide(person, PARAMS_DECIDE, ending=True)
+    assert decision is not None
+    assert decision.temperature.ambient_c == pytest.approx(27.0)
+    assert decision.temperature.body_c == pytest.approx(37.0, abs=1e-9)
+
+
+def test_the_same_skin_reads_lower_in_a_warmer_room() -> None:
+    # Skin reads warmer in a warm room: the estimate corrects for it.
+    skin = skin_from_body_c(37.3)  # exactly the threshold at the reference room (24 C)
+    cool = replace(make_track([skin] * 9), room_c=(21.0,) * 9)
+    warm = replace(make_track([skin] * 9), room_c=(28.0,) * 9)
+    at_cool = decide(cool, PARAMS_DECIDE, ending=False)
+    at_warm = decide(warm, PARAMS_DECIDE, ending=False)
+    assert at_cool is not None and at_cool.type == "fever"
+    assert at_warm is not None and at_warm.type == "screening"
+    assert at_cool.temperature.body_c - at_warm.temperature.body_c == pytest.approx(
+        body_from_skin_c(skin, 21.0) - body_from_skin_c(skin, 28.0)
+    )
+
+
+def test_the_configured_ambient_overrides_the_measured_room() -> None:
+    skin = skin_from_body_c(36.8)
+    person = replace(make_track([skin] * 9), room_c=(28.0,) * 9)
+    params = replace(PARAMS_DECIDE, ambient_c=22.5)
+    decision = decide(person, params, ending=False)
+    assert decision is not None and decision.temperature.ambient_c == 22.5
+    assert decision.temperature.body_c == pytest.approx(body_from_skin_c(skin, 22.5))
+
+
+@pytest.mark.parametrize(
+    "rooms", [(), (float("nan"),) * 9, (25.0,) * 3], ids=["none", "all-nan", "wrong-length"]
+)
+def test_an_unknown_room_is_the_reference_room(rooms: tuple[float, ...]) -> None:
+    skin = skin_from_body_c(36.8)
+    decision = decide(replace(make_track([skin] * 9), room_c=rooms), PARAMS_DECIDE, False)
+    assert decision is not None and decision.temperature.ambient_c is None
+    assert decision.temperature.body_c == pytest.approx(36.8, abs=1e-9)
+
+
+def test_samples_before_the_room_was_known_are_ignored() -> None:
+    skin = skin_from_body_c(36.8, 26.0)
+    rooms = (float("nan"),) * 4 + (26.0,) * 5
+    decision = decide(replace(make_track([skin] * 9), room_c=rooms), PARAMS_DECIDE, False)
+    assert decision is not None and decision.temperature.ambient_c == 26.0
+    assert decision.temperature.body_c == pytest.approx(36.8, abs=1e-9)

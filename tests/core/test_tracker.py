@@ -137,3 +137,17 @@ def test_decided_person_merging_into_another_blob_is_not_decided_again() -> None
 def test_undecided_track_does_not_hand_over() -> None:
     params = EvidenceParams(DecideParams(site="face-max"), TrackerParams(max_misses=4))
     assert _run(Evidence(params), decide_face_first=False) == [2]  # the blob is measured
+
+
+def test_evidence_keeps_the_room_of_every_sample_and_decides_with_it() -> None:
+    evidence = Evidence(EvidenceParams(DecideParams(site="face-max")))
+    skin = np.full(1, skin_from_body_c(37.0, 28.0, site="face-max"), np.float32)
+    decisions = []
+    for t in range(9):  # the room reading is unknown at first, then 28 C
+        room_c = None if t < 2 else 28.0
+        decisions += evidence.record(_frame([(60, 40, 30, 36)], [True]), skin, True, t, room_c)
+    decisions += evidence.finish()
+    assert len(decisions) == 1
+    reading = decisions[0].temperature
+    assert reading.ambient_c == 28.0
+    assert reading.body_c == pytest.approx(37.0, abs=1e-5)

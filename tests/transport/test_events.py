@@ -25,7 +25,7 @@ def test_event_body_fields_and_identity_order() -> None:
     assert event["type"] == "fever" and event["track"] == 7 and event["t_ns"] == 7_000_000
     assert event["temperature"] == {
         "c": 38.13, "threshold_c": 37.3, "site": "canthus", "samples": 9,
-        "reference_ok": True, "skin_c": 36.63, "spread_c": 0.2,
+        "reference_ok": True, "skin_c": 36.63, "spread_c": 0.2, "ambient_c": None,
     }
 
 
