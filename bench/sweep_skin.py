@@ -90,8 +90,9 @@ def sensors_for(face_px: float, choice: str) -> list[str]:
     return ["lepton"] if face_px <= 40 else ["p2pro"]
 
 
-def _thermal_scene(cell: Cell, folder: Path, result: CellResult) -> None:
-    from edge.sim.thermal import SceneSpec, synthesize
+def _thermal_scene(cell: Cell, result: CellResult) -> Any:
+    """The scene spec, with pairs if two heads fit; ConfigError if nothing fits."""
+    from edge.sim.thermal import SceneSpec
 
     sensor = SENSORS[cell.sensor]
     kwargs: dict[str, Any] = dict(
@@ -99,14 +100,13 @@ def _thermal_scene(cell: Cell, folder: Path, result: CellResult) -> None:
         height=sensor.height, hfov_deg=sensor.hfov_deg, face_px=cell.face_px,
         hotspot_sigma_px=cell.sigma_px)
     try:
-        spec = SceneSpec(pair_fraction=0.34, **kwargs)
+        return SceneSpec(pair_fraction=0.34, **kwargs)
     except ConfigError:
-        spec, result.pairs = SceneSpec(pair_fraction=0.0, **kwargs), False
-    synthesize(folder, spec)
+        result.pairs = False
+        return SceneSpec(pair_fraction=0.0, **kwargs)
 
 
-def _rgb_scene(cell: Cell, folder: Path, result: CellResult) -> None:
-    from edge.sim.rgb import synthesize_rgb
+def _rgb_scene(cell: Cell, result: CellResult) -> Any:
     from edge.sim.rgb_plan import RgbSceneSpec
 
     sensor = SENSORS[cell.sensor]
@@ -116,10 +116,10 @@ def _rgb_scene(cell: Cell, folder: Path, result: CellResult) -> None:
         hotspot_sigma_px=cell.sigma_px,
         faces_dir=Path(cell.faces_dir) if cell.faces_dir else None)
     try:
-        spec = RgbSceneSpec(pair_fraction=0.5, **kwargs)
+        return RgbSceneSpec(pair_fraction=0.5, **kwargs)
     except ConfigError:
-        spec, result.pairs = RgbSceneSpec(pair_fraction=0.0, **kwargs), False
-    synthesize_rgb(folder, spec)
+        result.pairs = False
+        return RgbSceneSpec(pair_fraction=0.0, **kwargs)
 
 
 def _settings(cell: Cell) -> Any:
@@ -157,16 +157,19 @@ def run_cell(cell: Cell) -> CellResult:
 
     from edge.app.replay import replay
     from edge.evaluation.evaluate import match
+    from edge.sim.rgb import synthesize_rgb
+    from edge.sim.thermal import synthesize
 
     result = CellResult(cell)
+    try:  # only a face that does not fit this sensor skips the cell; other errors propagate
+        spec = (_thermal_scene if cell.mode == "thermal" else _rgb_scene)(cell, result)
+    except ConfigError as exc:
+        result.skipped = str(exc)
+        return result
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "scene"
         start = time.perf_counter()
-        try:
-            (_thermal_scene if cell.mode == "thermal" else _rgb_scene)(cell, folder, result)
-        except ConfigError as exc:
-            result.skipped = str(exc)
-            return result
+        (synthesize if cell.mode == "thermal" else synthesize_rgb)(folder, spec)
         result.synth_s = time.perf_counter() - start
         start = time.perf_counter()
         replayed = replay(_settings(cell), folder, publish=False)

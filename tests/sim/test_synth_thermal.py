@@ -185,7 +185,6 @@ def test_canthus_peak_is_skin_temperature_and_pixels_show_it_blurred(clean: Scen
                                       person["hotspot_sigma_px"], clean.spec.psf_sigma_px)
         tolerance_c = CENTIKELVIN_STEP_C / 2 + 1e-4
         assert low - tolerance_c <= float(head.max()) <= high + tolerance_c, person["label"]
-        assert float(head.max()) < skin_c - 0.05  # a 1 px hot spot never shows its peak
         x, y, _, _ = person["head_box"]
         hy, hx = np.unravel_index(int(np.argmax(head)), head.shape)
         distance = min(math.hypot(x + hx - cx, y + hy - cy) for cx, cy in person["canthus_px"])
