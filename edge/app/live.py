@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edge.app.checkpoint import Checkpoint
+from edge.app.checkpoint import Committer, kill_after_from_env, load_checkpoint
 from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
@@ -34,8 +34,6 @@ from edge.sources.guard import Capture, FrameCheck, FrameGuard
 from edge.transport.mqtt import Publisher
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_FILE = "replay-position.json"
 
 
 def _install_signals(stop: threading.Event) -> None:
@@ -90,9 +88,9 @@ class LiveGate:
         self.notifier = notifier or Notifier.from_env()
         self.pipeline = build_pipeline(settings, meta)
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
-        state_dir = settings.state.dir
-        self.checkpoint = Checkpoint(state_dir / CHECKPOINT_FILE if state_dir else None)
-        resume_ns, decided = self.checkpoint.load()
+        resume_ns, decided = load_checkpoint(
+            settings.state.dir, settings.gate.site, settings.gate.gate
+        )
         if resume_ns is not None:
             self.pipeline.evidence.restore_decided(decided, resume_ns)
             log.info(
@@ -108,6 +106,7 @@ class LiveGate:
         self.capture = Capture(feed)
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
+        self.committer: Committer | None = None
         self._meta = meta
         self.commands = _command_inbox(settings, self.pipeline)
         self.reference = ReferenceWatch(None, expected=settings.thermal.reference.mode != "off")
@@ -141,6 +140,12 @@ class LiveGate:
             self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message
         )
         self.publisher = publisher
+        self.committer = Committer(
+            publisher,
+            durable=self.settings.state.dir is not None,
+            kill_after=kill_after_from_env(),
+            on_change=self._outbox_state,
+        )
         self.reference.sink = publisher
         self.capture.start()
         self.watchdog.start()
@@ -157,10 +162,7 @@ class LiveGate:
             # is still at the gate and is measured again once the gate is back.
             if ended:
                 self.loop.finish()
-            if self.guard.last_t_ns is not None:
-                self.checkpoint.save(
-                    self.guard.last_t_ns, self.pipeline.evidence.decided_boxes(), force=True
-                )
+            self.committer.close(self.guard.last_t_ns, self.pipeline.evidence.decided_boxes())
             if not publisher.flush(min(5.0, self.settings.mqtt.flush_timeout_s)):
                 log.warning(
                     "%s events stay in the outbox for the next start",
@@ -173,19 +175,19 @@ class LiveGate:
     # --- the run loop's hooks (pipeline thread) ---------------------------------------------
 
     def _submit(self, decision: Decision) -> None:
-        assert self.publisher is not None
-        self.publisher.submit(decision)  # committed to the outbox: never lost
+        # Committed with this frame's checkpoint in _after_frame (edge.app.checkpoint).
+        assert self.committer is not None
+        self.committer.add(decision)
 
     def _between_frames(self) -> None:
         self.watchdog.kick()
         self.commands.apply_pending()
 
     def _after_frame(self, frame: Frame, decisions: list[Decision]) -> None:
-        # Right after a decision the checkpoint must know it, or a crash in the next second
-        # would have the restarted gate measure that person again.
-        self.checkpoint.save(
-            frame.t_ns, self.pipeline.evidence.decided_boxes(), force=bool(decisions)
-        )
+        # The frame's events and the checkpoint that marks those people decided: one
+        # transaction, at once when there are events, else at most every second.
+        assert self.committer is not None
+        self.committer.after_frame(frame.t_ns, self.pipeline.evidence.decided_boxes())
         self.reference(self.pipeline.last)
 
     def _on_idle(self, idle_s: float) -> bool:
@@ -194,6 +196,11 @@ class LiveGate:
         log.error("no frame for %.0f s: reopening the source", idle_s)
         self.capture.request_reopen()
         return True
+
+    def _outbox_state(self, error: str | None) -> None:
+        """Degraded (the outbox cannot be written) or back to ok: tell the backend in info."""
+        assert self.publisher is not None
+        self.publisher.update_info({"state": "degraded" if error else "ok", "outbox_error": error})
 
     def _publish_metrics(self, uptime_s: float) -> None:
         assert self.publisher is not None
@@ -217,4 +224,6 @@ class LiveGate:
         payload["commands"] = self.commands.stats()
         payload["threshold_c"] = self.pipeline.evidence.threshold_c
         payload["decisions"] = self.decisions
+        if self.committer is not None:
+            payload.update(self.committer.stats())
         return payload

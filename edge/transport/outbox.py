@@ -10,6 +10,14 @@ Durability choices, for a box on an SD card that may lose power at any moment:
 - The per-gate sequence number lives in its own `counters` table: it keeps growing after
   every row has been acknowledged and deleted, and across restarts.
 
+The same file keeps the live gate's crash checkpoint (`checkpoint` table, one opaque text per
+gate), written in the same transaction as the events it accounts for (`put_many`): after any
+kill the outbox and the checkpoint agree, so a person whose event is committed is never
+measured again and one whose event is not committed is not marked decided.
+
+Write failures (a full disk, a read-only or vanished state directory, an I/O error) raise
+`OutboxWriteError` with a message that says what to do; nothing is half-written.
+
 When the outbox holds `max_rows` or more rows (the broker has been unreachable for a long
 time) new events are still accepted: dropping a fever alarm is worse than a bigger file. Each
 event accepted over the limit increments `full_count` (published in metrics), and a warning is
@@ -18,12 +26,13 @@ logged once per crossing of the limit (re-armed when the depth falls below 90 %)
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -50,7 +59,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_ns INTEGER NOT NULL,
     PRIMARY KEY (stream, seq)
 );
+CREATE TABLE IF NOT EXISTS checkpoint (
+    stream TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
 """
+
+
+class OutboxWriteError(EdgeError):
+    """The outbox could not commit (disk full, read-only, I/O error); nothing was stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,17 +130,47 @@ class Outbox:
 
     # -- pipeline side ------------------------------------------------------------------
 
-    def put(self, event_type: str, body: Mapping[str, object]) -> tuple[int, str]:
+    def put(
+        self, event_type: str, body: Mapping[str, object], *, checkpoint: str | None = None
+    ) -> tuple[int, str]:
         """Store one event; returns its (seq, id). Committed (fsynced) when this returns.
 
         `body` is the event without `id` and `seq`; both are assigned here, in the same
         transaction, so a seq is never reused or skipped even if the process dies right after.
         """
-        event_id = new_event_id()
+        return self.put_many([(event_type, body)], checkpoint=checkpoint)[0]
+
+    def put_many(
+        self,
+        events: Sequence[tuple[str, Mapping[str, object]]],
+        *,
+        checkpoint: str | None = None,
+    ) -> list[tuple[int, str]]:
+        """Store `events` (type, body) in order and, when given, replace this gate's
+        `checkpoint` text, all in one transaction (one fsync); returns each (seq, id).
+        OutboxWriteError when the transaction could not be committed: then nothing is stored."""
         created_ns = self._clock_ns()
         with self._lock:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                out = self._put_locked(events, checkpoint, created_ns)
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise OutboxWriteError(write_failure_message(self.path, exc)) from exc
+            self._depth += len(out)
+            for _ in out:
+                self._note_depth_after_put()
+        return out
+
+    def _put_locked(
+        self,
+        events: Sequence[tuple[str, Mapping[str, object]]],
+        checkpoint: str | None,
+        created_ns: int,
+    ) -> list[tuple[int, str]]:
+        out: list[tuple[int, str]] = []
+        with self._conn:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for event_type, body in events:
+                event_id = new_event_id()
                 # fetchall: step the RETURNING statement to completion before the commit.
                 ((seq,),) = self._conn.execute(
                     "INSERT INTO counters (stream, last_seq) VALUES (?, 1) "
@@ -139,9 +186,22 @@ class Outbox:
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     (self._stream, seq, event_id, event_type, payload, created_ns),
                 )
-            self._depth += 1
-            self._note_depth_after_put()
-        return int(seq), event_id
+                out.append((int(seq), event_id))
+            if checkpoint is not None:
+                self._conn.execute(
+                    "INSERT INTO checkpoint (stream, value) VALUES (?, ?) "
+                    "ON CONFLICT (stream) DO UPDATE SET value = excluded.value",
+                    (self._stream, checkpoint),
+                )
+        return out
+
+    def load_checkpoint(self) -> str | None:
+        """This gate's checkpoint text as last committed, None if none was ever written."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM checkpoint WHERE stream = ?", (self._stream,)
+            ).fetchone()
+        return str(row[0]) if row else None
 
     def _note_depth_after_put(self) -> None:
         if self._depth <= self.max_rows:
@@ -177,11 +237,16 @@ class Outbox:
         if not params:
             return 0
         with self._lock:
-            with self._conn:
-                self._conn.execute("BEGIN IMMEDIATE")
-                before = self._conn.total_changes
-                self._conn.executemany("DELETE FROM outbox WHERE stream = ? AND seq = ?", params)
-                deleted = self._conn.total_changes - before
+            try:
+                with self._conn:
+                    self._conn.execute("BEGIN IMMEDIATE")
+                    before = self._conn.total_changes
+                    self._conn.executemany(
+                        "DELETE FROM outbox WHERE stream = ? AND seq = ?", params
+                    )
+                    deleted = self._conn.total_changes - before
+            except (sqlite3.OperationalError, OSError) as exc:
+                raise OutboxWriteError(write_failure_message(self.path, exc)) from exc
             self._depth -= deleted
             if self._over_limit and self._depth < self.max_rows * _REARM_FRACTION:
                 self._over_limit = False
@@ -257,6 +322,28 @@ class Outbox:
             )
 
 
+def write_failure_message(path: str, exc: BaseException, *, running: bool = True) -> str:
+    """What went wrong and what to do, in one line (never "move the outbox aside": that
+    would restart `seq` and strand the unsent events)."""
+    text = str(exc) or type(exc).__name__
+    folder = str(Path(path).parent)
+    low = text.lower()
+    if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+        hint = f"free space on the filesystem of state.dir {folder}"
+    elif "readonly" in low or "read-only" in low or getattr(exc, "errno", None) == errno.EROFS:
+        hint = f"make state.dir {folder} writable again (remount read-write, fix permissions)"
+    else:
+        hint = f"check the disk and the permissions of state.dir {folder}"
+    then = (
+        "decisions are kept in memory and written as soon as it works again"
+        if running else "the gate cannot start until then"
+    )
+    return (
+        f"outbox {path}: cannot write ({text}); {hint}; {then}. Keep the outbox file: it "
+        "holds the unsent events and the event numbering"
+    )
+
+
 def _connect(path: str) -> sqlite3.Connection:
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in put), so the
@@ -268,6 +355,8 @@ def _connect(path: str) -> sqlite3.Connection:
                 log.warning("outbox %s: WAL journal unavailable, using %s", path, mode)
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
+    except sqlite3.OperationalError as exc:  # full, read-only, cannot open: not corruption
+        raise OutboxWriteError(write_failure_message(path, exc, running=False)) from exc
     except sqlite3.DatabaseError as exc:
         raise EdgeError(
             f"outbox {path}: cannot open as a SQLite database ({exc}); move the file aside "

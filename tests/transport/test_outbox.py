@@ -1,4 +1,5 @@
-"""The durable outbox (edge.transport.outbox): seq numbering and its size limit."""
+"""The durable outbox (edge.transport.outbox): seq numbering, its size limit, the checkpoint
+committed with the events, and write failures (a real SQLITE_FULL via max_page_count)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from edge.errors import EdgeError
 from edge.transport.events import decision_body
-from edge.transport.outbox import Outbox
+from edge.transport.outbox import OUTBOX_FILENAME, Outbox, OutboxWriteError
 from tests.mqtt_helpers import decision
 
 # -- outbox ---------------------------------------------------------------------------
@@ -44,3 +46,57 @@ def test_outbox_over_limit_keeps_accepting_and_warns_once(
     assert outbox.full_count == 3
     assert len([r for r in caplog.records if "limit 3" in r.getMessage()]) == 1
     assert [r.seq for r in outbox.pending(10, after_seq=4)] == [5, 6]
+
+
+# -- checkpoint in the same transaction, and write failures ---------------------------
+
+
+def _fill_up(outbox: Outbox) -> None:
+    """A real SQLITE_FULL ("database or disk is full"): cap the file at its current size."""
+    (pages,) = outbox._conn.execute("PRAGMA page_count").fetchone()
+    outbox._conn.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def _free(outbox: Outbox) -> None:
+    outbox._conn.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_events_and_checkpoint_commit_together(tmp_path: Path) -> None:
+    body = decision_body(decision(1), site="s1", gate="north", wall_ns=0)
+    with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
+        assert outbox.load_checkpoint() is None
+        got = outbox.put_many([("screening", body), ("fever", body)], checkpoint="c1")
+        assert [s for s, _ in got] == [1, 2]
+        outbox.put_many([], checkpoint="c2")
+        assert outbox.depth() == 2
+    with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
+        assert outbox.load_checkpoint() == "c2"
+    with Outbox.open(tmp_path, site="s1", gate="south") as other:
+        assert other.load_checkpoint() is None  # one checkpoint per gate
+
+
+def test_full_disk_stores_nothing_and_says_what_to_do(tmp_path: Path) -> None:
+    body = decision_body(decision(1), site="s1", gate="north", wall_ns=0)
+    with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
+        outbox.put("screening", body, checkpoint="before")
+        _fill_up(outbox)
+        big = {**body, "pad": "x" * 20_000}  # needs new pages
+        with pytest.raises(OutboxWriteError) as caught:
+            outbox.put_many([("screening", big)] * 3, checkpoint="after")
+        message = str(caught.value)
+        assert "database or disk is full" in message and "free space" in message
+        assert str(tmp_path) in message and "aside" not in message
+        assert outbox.depth() == 1 and outbox.last_seq() == 1  # nothing half-written
+        assert outbox.load_checkpoint() == "before"
+        _free(outbox)
+        assert [s for s, _ in outbox.put_many([("screening", big)] * 3, checkpoint="after")] == [
+            2, 3, 4]
+        assert outbox.load_checkpoint() == "after"
+
+
+def test_unwritable_outbox_at_start_is_a_clear_error(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    with pytest.raises(EdgeError) as caught:
+        Outbox(blocked / OUTBOX_FILENAME, site="s1", gate="north")
+    assert "aside" not in str(caught.value) and "state.dir" in str(caught.value)

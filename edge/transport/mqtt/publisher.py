@@ -8,7 +8,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -20,7 +20,7 @@ from edge.transport.address import (
 )
 from edge.transport.events import DEFAULT_PREFIX, check_topic_level, decision_body, gate_topic
 from edge.transport.mqtt.link import DEFAULT_MAX_INFLIGHT, _Link
-from edge.transport.outbox import Outbox
+from edge.transport.outbox import Outbox, OutboxWriteError
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,8 @@ class Publisher(_Link):
         self._inflight: dict[int, int] = {}  # paho mid -> outbox seq; drain thread writes
         self._puback_mids: collections.deque[int] = collections.deque()
         self._cursor_seq = 0  # highest seq handed to paho
+        self._unacked: list[int] = []  # PUBACKed seqs the outbox could not delete yet
+        self._ack_failing = False
         self._dirty = True  # the outbox may hold rows beyond the cursor
         self._closing = False
         self._drain_stop = False
@@ -127,11 +129,26 @@ class Publisher(_Link):
 
     def submit_event(self, event_type: str, body: Mapping[str, object]) -> tuple[int, str]:
         """Commit any event body (without id/seq) to the outbox; returns its (seq, id)."""
-        seq_id = self._outbox.put(event_type, body)
-        with self._cv:
-            self._dirty = True
-            self._cv.notify_all()
-        return seq_id
+        return self.commit([(event_type, body)])[0]
+
+    def event_of(self, decision: Decision) -> tuple[str, dict[str, object]]:
+        """The (type, body) of a decision's event, stamped with the wall clock now."""
+        body = decision_body(decision, site=self.site, gate=self.gate, wall_ns=self._clock_ns())
+        return decision.type, body
+
+    def commit(
+        self,
+        events: Sequence[tuple[str, Mapping[str, object]]],
+        checkpoint: str | None = None,
+    ) -> list[tuple[int, str]]:
+        """Commit events (type, body) and, when given, the caller's checkpoint text in one
+        outbox transaction (Outbox.put_many); OutboxWriteError when nothing could be stored."""
+        seq_ids = self._outbox.put_many(events, checkpoint=checkpoint)
+        if seq_ids:
+            with self._cv:
+                self._dirty = True
+                self._cv.notify_all()
+        return seq_ids
 
     def set_info(self, info: Mapping[str, object]) -> None:
         """Replace the retained birth message (e.g. after a config change) and republish it."""
@@ -261,23 +278,39 @@ class Publisher(_Link):
 
     def _drain_once(self) -> bool:
         with self._cv:
-            self._cv.wait_for(self._drain_has_work)
+            # Acks the outbox could not delete (disk full) are retried every second.
+            self._cv.wait_for(self._drain_has_work, 1.0 if self._unacked else None)
             mids = list(self._puback_mids)
             self._puback_mids.clear()
-            acked = [self._inflight.pop(m) for m in mids if m in self._inflight]
+            acked = self._unacked + [self._inflight.pop(m) for m in mids if m in self._inflight]
+            self._unacked = []
             room = self._max_inflight - len(self._inflight)
             send = self._dirty and room > 0 and self.connected and not self._closing
             if send:
                 self._dirty = False
             cursor, stop = self._cursor_seq, self._drain_stop
         if acked:
-            self._outbox.ack_many(acked)
-            self.counters["acked"] += len(acked)
+            self._ack(acked)
         if send:
             self._send_rows(cursor, room)
         with self._cv:
             self._cv.notify_all()  # wake flush() after acks
         return not stop
+
+    def _ack(self, seqs: list[int]) -> None:
+        try:
+            self._outbox.ack_many(seqs)
+        except OutboxWriteError as exc:  # the events were delivered; delete them later
+            with self._cv:
+                self._unacked = seqs + self._unacked
+            if not self._ack_failing:
+                log.error("%s (delivered events are deleted once it works)", exc)
+            self._ack_failing = True
+            return
+        if self._ack_failing:
+            log.info("outbox writable again: delivered events deleted")
+        self._ack_failing = False
+        self.counters["acked"] += len(seqs)
 
     def _drain_has_work(self) -> bool:
         can_send = (self._dirty and self.connected and not self._closing
