@@ -1,28 +1,59 @@
 """Typed, validated TOML config. Every error names the file, the key, the bad value and
-what is allowed, in one line (ConfigError); the CLI prints it without a traceback."""
+what is allowed, in one line (ConfigError); the CLI prints it without a traceback.
+
+Strict: a value the gate cannot use fails here, at load time, not later in the gate. Types are
+strict (no "5" or true for a number), every float is finite, numbers are bounded by what the
+hardware can show, and cross-field rules (min_samples <= decide_samples) are checked."""
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from edge.errors import ConfigError
 
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # MQTT topic level: no '/', '+', '#'
+# Short side of the largest supported thermal sensor (640x512 cores such as the FLIR Boson
+# 640; the Lepton 3.5 is 160x120, edge/sim/optics.py SENSORS): a face wider than the frame's
+# short side never fits upright in it, so such a minimum measures nobody.
+MAX_THERMAL_SHORT_SIDE_PX = 512
+# A registration must invert to at least 4 of a double's ~16 significant digits: the bound a
+# recording's registration has too (docs/recording-format.md, edge/sources/recording.py).
+MAX_CONDITION = 1e12
+# The RGB frame a registration is checked over (the 640x480 frame the gate is specified and
+# measured with): its corners must map to finite thermal points, none at or behind the
+# horizon (w > 0 once H is scaled to H[2,2] = 1; w is affine, so then all of the frame is).
+RGB_FRAME_CORNERS = ((0.0, 0.0), (639.0, 0.0), (0.0, 479.0), (639.0, 479.0))
+# Longer than any flush should wait; far larger values overflow the platform's timer
+# (threading.TIMEOUT_MAX) with a traceback when the gate waits.
+MAX_FLUSH_S = 86400.0
+
+LaxPath = Annotated[Path, Strict(False)]  # TOML has no path type: a string is the path
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no "5" -> 5, no true -> 1 (an int is still a float); allow_inf_nan: no nan/inf.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+def _cross(field: str, value: object, message: str) -> PydanticCustomError:
+    """An error raised by a section's model validator that names one of its keys (`field`)
+    and that key's value, instead of the whole section."""
+    return PydanticCustomError("cross_field", message, {"field": field, "value": value})
 
 
 class GateConfig(_Section):
@@ -35,11 +66,11 @@ class MqttConfig(_Section):
     prefix: str = Field("gate", pattern=_NAME)
     metrics_interval_s: float = Field(10.0, gt=0, le=3600)
     connect_timeout_s: float = Field(10.0, gt=0, le=600)
-    flush_timeout_s: float = Field(60.0, gt=0)
-    credentials_file: Path | None = None  # one line: username:password
-    ca_file: Path | None = None
-    cert_file: Path | None = None
-    key_file: Path | None = None
+    flush_timeout_s: float = Field(60.0, gt=0, le=MAX_FLUSH_S)
+    credentials_file: LaxPath | None = None  # one line: username:password
+    ca_file: LaxPath | None = None
+    cert_file: LaxPath | None = None
+    key_file: LaxPath | None = None
 
     @field_validator("broker")
     @classmethod
@@ -69,13 +100,21 @@ class ReferenceConfig(_Section):
     @model_validator(mode="after")
     def _roi_for_mode(self) -> ReferenceConfig:
         if self.mode == "roi" and self.roi is None:
-            raise ValueError("mode 'roi' needs roi = [x, y, w, h]")
+            raise _cross("roi", None, "required when mode = 'roi': roi = [x, y, w, h]")
         return self
 
 
 class ThermalConfig(_Section):
     rotate_deg: Literal[0, 90, 180, 270] = 0  # clockwise, to make the scene upright
     reference: ReferenceConfig = ReferenceConfig()
+
+    @field_validator("rotate_deg", mode="before")
+    @classmethod
+    def _int_only(cls, value: object) -> object:
+        # A Literal compares by ==, so false and 90.0 would pass as 0 and 90.
+        if type(value) is not int:
+            raise PydanticCustomError("literal_error", "Input should be 0, 90, 180 or 270")
+        return value
 
 
 class RgbConfig(_Section):
@@ -98,19 +137,36 @@ class RegistrationConfig(_Section):
             return None
         if len(value) != 3 or any(len(row) != 3 for row in value):
             raise ValueError("must be a 3x3 matrix (3 rows of 3 numbers)")
-        det = (
-            value[0][0] * (value[1][1] * value[2][2] - value[1][2] * value[2][1])
-            - value[0][1] * (value[1][0] * value[2][2] - value[1][2] * value[2][0])
-            + value[0][2] * (value[1][0] * value[2][1] - value[1][1] * value[2][0])
-        )
-        if abs(det) < 1e-12:
-            raise ValueError("must be invertible (determinant is 0)")
-        return value
+        problem = homography_problem(np.array(value, dtype=np.float64))
+        if problem:
+            raise ValueError(problem)
+        return value  # as given: a homography's scale does not change the mapping
+
+
+def homography_problem(h: npt.NDArray[np.float64]) -> str | None:
+    """Why a finite 3x3 RGB -> thermal homography is unusable, or None. Scale-free: conditioning
+    instead of a determinant (H * 1e-5 is the same mapping, with a determinant 1e-15 times)."""
+    sv = np.linalg.svd(h, compute_uv=False)
+    cond = float(sv[0] / sv[-1]) if sv[-1] > 0 else float("inf")
+    if not cond < MAX_CONDITION:
+        return (f"must be an invertible homography: condition number {cond:.3g}, "
+                f"allowed below {MAX_CONDITION:.0e}")
+    if h[2, 2] == 0:
+        return "maps the RGB frame's corner (0, 0) to infinity (H[2][2] = 0)"
+    hn = h / h[2, 2]
+    for x, y in RGB_FRAME_CORNERS:
+        p = hn @ np.array([x, y, 1.0])
+        if not (p[2] > 0 and np.isfinite(p[:2] / p[2]).all()):
+            return (f"maps the RGB frame's corner ({x:.0f}, {y:.0f}) to infinity or behind "
+                    f"the horizon (w = {p[2]:.3g} with H[2][2] = 1; allowed w > 0 at the "
+                    "corners of a 640x480 frame)")
+    return None
 
 
 class DetectConfig(_Section):
     min_face_frac: float = Field(0.16, gt=0, lt=1)  # of the frame's shorter side
-    min_face_px: int | None = Field(None, ge=4)  # overrides min_face_frac when set
+    # Overrides min_face_frac when set; at most the largest sensor's short side (above).
+    min_face_px: int | None = Field(None, ge=4, le=MAX_THERMAL_SHORT_SIDE_PX)
     person_delta_c: float = Field(2.5, gt=0, le=20)
     skin_floor_c: float = Field(30.0, ge=15, le=40)
     face_band_c: float = Field(2.5, gt=0, le=10)
@@ -137,13 +193,23 @@ class ScreeningConfig(_Section):
     # within this of the threshold (or above it) gets `recheck` instead of fever / screening.
     recheck_margin_c: float = Field(1.0, ge=0.0, le=5.0)
 
+    @model_validator(mode="after")
+    def _samples(self) -> ScreeningConfig:
+        if self.min_samples > self.decide_samples:
+            raise _cross(
+                "min_samples", self.min_samples,
+                f"must be at most screening.decide_samples = {self.decide_samples} (a person"
+                " counts after min_samples measured frames and is decided after decide_samples)",
+            )
+        return self
+
 
 class SourceConfig(_Section):
     """Where `gate-edge run` gets frames. `replay` feeds a recording through the live path
     (soak tests, a demo gate, fault drills); camera capture comes with the camera issue."""
 
     kind: Literal["replay"] = "replay"
-    path: Path | None = None  # recording folder or .cptv
+    path: LaxPath | None = None  # recording folder or .cptv
     loop: bool = False  # start again at the end, timestamps continuing
     speed: float = Field(1.0, gt=0, le=1000)  # x real time
     stall_s: float = Field(5.0, gt=0, le=600)  # no frame for this long: reopen the source
@@ -152,12 +218,12 @@ class SourceConfig(_Section):
 class CommandsConfig(_Section):
     """Signed backend commands (edge.commands.verify). No trusted key: every command is refused."""
 
-    trusted_keys: list[Path] = []  # Ed25519 public keys (PEM) from `gate-edge keygen`
+    trusted_keys: list[LaxPath] = []  # Ed25519 public keys (PEM) from `gate-edge keygen`
     max_skew_s: float = Field(300.0, ge=0, le=86400)
 
 
 class StateConfig(_Section):
-    dir: Path | None = None  # outbox and sequence numbers; None keeps them in memory
+    dir: LaxPath | None = None  # outbox and sequence numbers; None keeps them in memory
 
 
 class Settings(_Section):
@@ -187,8 +253,13 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
+def _key(loc: tuple[Any, ...]) -> str:
+    """The dotted key, list indices as [i]: registration.rgb_to_thermal[0][2]."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
 def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
-    key = ".".join(str(part) for part in err["loc"])
+    key = _key(tuple(err["loc"]))
     if err["type"] == "extra_forbidden":
         model = _section_model(tuple(err["loc"]))
         allowed = f" (allowed: {', '.join(model.model_fields)})" if model else ""
@@ -197,7 +268,12 @@ def _describe(err: dict[str, Any], raw: dict[str, Any]) -> str:
         return f"{key} = {err['input']!r}: allowed are letters, digits, '_', '.', '-' (1-64)"
     if err["type"] == "missing":
         return f"{key}: required key missing"
-    return f"{key} = {_redact(err['input'])!r}: {err['msg']}"
+    value, msg = err["input"], str(err["msg"]).removeprefix("Value error, ")
+    if err["type"] == "cross_field":
+        key, value = _key((*err["loc"], err["ctx"]["field"])), err["ctx"]["value"]
+    elif err["type"] in ("int_type", "float_type") and isinstance(value, (str, bool)):
+        msg += f", not {'a string' if isinstance(value, str) else 'true/false'} (no conversion)"
+    return f"{key} = {_redact(value)!r}: {msg}"
 
 
 def _redact(value: object) -> object:
