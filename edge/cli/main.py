@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from edge import __version__
 from edge.cli.backend import add_backend_commands
+from edge.cli.calibration import add_calibration_commands
 from edge.cli.models import add_model_commands
 from edge.cli.util import add_command
 from edge.config import Settings, load_config, with_overrides
@@ -377,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_commands(sub)
     add_backend_commands(sub)
     add_model_commands(sub)
+    add_calibration_commands(sub)
     return parser
 
 
