@@ -30,7 +30,8 @@ _NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # MQTT topic level: no '/', '+', '#'
 # Short side of the largest supported thermal sensor (640x512 cores such as the FLIR Boson
 # 640; the Lepton 3.5 is 160x120, edge/sim/optics.py SENSORS): a face wider than the frame's
 # short side never fits upright in it, so such a minimum measures nobody.
-MAX_THERMAL_SHORT_SIDE_PX = 512
+MAX_THERMAL_SENSOR_PX = (640, 512)  # width, height in sensor (unrotated) pixels
+MAX_THERMAL_SHORT_SIDE_PX = min(MAX_THERMAL_SENSOR_PX)
 # A registration must invert to at least 4 of a double's ~16 significant digits: the bound a
 # recording's registration has too (docs/recording-format.md, edge/sources/recording.py).
 MAX_CONDITION = 1e12
@@ -95,6 +96,10 @@ class ReferenceConfig(_Section):
     def _roi(cls, value: list[int] | None) -> list[int] | None:
         if value is not None and (len(value) != 4 or min(value) < 0 or 0 in value[2:]):
             raise ValueError("must be 4 integers [x, y, w, h], x, y >= 0 and w, h > 0")
+        w_max, h_max = MAX_THERMAL_SENSOR_PX  # no supported sensor shows a larger ROI
+        if value is not None and (value[0] + value[2] > w_max or value[1] + value[3] > h_max):
+            raise ValueError(f"must lie inside the largest supported sensor, {w_max}x{h_max} "
+                             f"(x + w <= {w_max}, y + h <= {h_max})")
         return value
 
     @model_validator(mode="after")

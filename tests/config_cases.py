@@ -168,6 +168,12 @@ UNUSABLE = {
         "100000",
         "less than or equal to 512",
     ),
+    "reference-roi-outside-any-sensor": (
+        '[thermal.reference]\nmode = "roi"\nroi = [600, 20, 60, 5]\n',
+        "thermal.reference.roi",
+        "[600, 20, 60, 5]",
+        "must lie inside the largest supported sensor, 640x512 (x + w <= 640, y + h <= 512)",
+    ),
     "min-samples-string": (
         '[screening]\nmin_samples = "5"\n',
         "screening.min_samples",
