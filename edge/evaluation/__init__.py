@@ -1,5 +1,6 @@
 """Measuring the gate against truth: scoring a replay against labels, plots, the RGB ->
-thermal calibration fit and the FDA skin -> body fit.
+thermal calibration fit, the site offset from thermometer readings (`calibrate_temp`) and the
+FDA skin -> body fit.
 
 May import every package except `cli`; nothing in the gate path imports it.
 """
