@@ -87,7 +87,10 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_good_configs_load() -> None:
     kiosk = load_config(REPO / "configs" / "thermal-kiosk.toml")
     assert kiosk.thermal.rotate_deg == 90
-    assert kiosk.screening.skin_offset_c == pytest.approx(1.5)
+    assert kiosk.screening.skin_offset_c == pytest.approx(1.6)
+    assert kiosk.thermal.reference.temp_c == pytest.approx(35.8)  # TKO8's disc (data README)
+    tko11 = load_config(REPO / "configs" / "thermal-kiosk-tko11.toml")
+    assert tko11.thermal.reference.temp_c == pytest.approx(37.0)
     synthetic = load_config(REPO / "configs" / "thermal-synthetic.toml")
     assert synthetic.gate.site == "lab"
     assert load_config(None) == Settings()

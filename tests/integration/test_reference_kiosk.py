@@ -14,11 +14,13 @@ import pytest
 from edge.app.replay import replay
 from edge.app.wiring import pipeline_params
 from edge.cli.main import main
-from edge.config import Settings, load_config
+from edge.config import Settings
 from edge.core.types import ThermalFrame
 from edge.sources import open_recording
 from edge.sources.writer import RecordingWriter
 from edge.thermal.front import ThermalFrontEnd
+from tests.integration.kiosks import CONFIG, OVERRIDES
+from tests.integration.replay_helpers import settings_for
 from tests.shared import REPO_ROOT, shared_data_dir
 from tests.thermal.disc_scenes import Scene, frames, to_counts
 
@@ -38,7 +40,7 @@ RAW_CENTRES = {
 
 def kiosk(stem: str) -> tuple[Settings, Path]:
     (path,) = sorted(shared_data_dir("thermal", "cptv").glob(f"{stem}*.cptv"))
-    settings = load_config(KIOSK_CONFIG)
+    settings = settings_for(CONFIG[stem], "mqtt://127.0.0.1:1", "kiosk", **OVERRIDES.get(stem, {}))
     assert settings.thermal.rotate_deg == 90 and settings.thermal.reference.mode == "auto"
     return settings, path
 
