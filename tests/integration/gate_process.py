@@ -29,12 +29,41 @@ def write_config(path: Path, broker_url: str, gate: str, scene: Path, state: Pat
     return path
 
 
-def start_gate(config: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def start_gate(config: Path, log_path: Path, env: dict[str, str] | None = None,
+               prefix: list[str] | None = None) -> subprocess.Popen[bytes]:
+    """`gate-edge run` as a child; `env` adds variables (e.g. the kill-after-commit seam),
+    `prefix` wraps the command (e.g. in a private mount namespace)."""
     log = log_path.open("ab")
     return subprocess.Popen(
-        [sys.executable, "-m", "edge", "-v", "run", "--config", str(config)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [*(prefix or []), sys.executable, "-m", "edge", "-v", "run", "--config", str(config)],
+        stdout=log, stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
+
+
+def people_of(events: list[dict[str, Any]], scene: Path) -> dict[str, set[str]]:
+    """Which labelled person each event is about -> the distinct event ids per person.
+
+    A person is who was in view when the event's frame was taken (labels.json enter/exit,
+    with the evaluation's margins) and, among those, the nearest: head centre to box centre
+    in pixels (tells a pair apart) plus 10 px per second from the person's closest approach
+    (tells one walking out from the next walking in). An event nobody was in view for goes
+    under "?". Track numbers cannot be used: they start again in every process."""
+    labels = json.loads((scene / "labels.json").read_text())["people"]
+    out: dict[str, set[str]] = {}
+    for event in events:
+        t = int(event["t_ns"])
+        cands = [p for p in labels
+                 if int(p["enter_ns"]) - 500_000_000 <= t <= int(p["exit_ns"]) + 1_000_000_000]
+        x, _, w, _ = event["bbox"]
+
+        def dist(p: dict[str, Any], centre: float = x + w / 2, t: int = t) -> float:
+            hx, _, hw, _ = p["head_box"]
+            return float(abs(hx + hw / 2 - centre) + 10 * abs(t - int(p["closest_ns"])) / 1e9)
+
+        who = str(min(cands, key=dist)["label"]) if cands else "?"
+        out.setdefault(who, set()).add(str(event["id"]))
+    return out
 
 
 def committed_seqs(state: Path, gate: str) -> int:
