@@ -29,6 +29,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -328,9 +329,10 @@ def write_failure_message(path: str, exc: BaseException, *, running: bool = True
     text = str(exc) or type(exc).__name__
     folder = str(Path(path).parent)
     low = text.lower()
-    if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC:
+    if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC or _free_bytes(folder) < _LOW:
         hint = f"free space on the filesystem of state.dir {folder}"
-    elif "readonly" in low or "read-only" in low or getattr(exc, "errno", None) == errno.EROFS:
+    elif ("readonly" in low or "read-only" in low or getattr(exc, "errno", None) == errno.EROFS
+          or _read_only(folder)):
         hint = f"make state.dir {folder} writable again (remount read-write, fix permissions)"
     else:
         hint = f"check the disk and the permissions of state.dir {folder}"
@@ -342,6 +344,24 @@ def write_failure_message(path: str, exc: BaseException, *, running: bool = True
         f"outbox {path}: cannot write ({text}); {hint}; {then}. Keep the outbox file: it "
         "holds the unsent events and the event numbering"
     )
+
+
+_LOW = 1 << 20  # under 1 MiB free: SQLite's "disk I/O error" is then a full disk
+
+
+def _free_bytes(folder: str) -> int:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return _LOW
+    return st.f_bavail * st.f_frsize
+
+
+def _read_only(folder: str) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def _connect(path: str) -> sqlite3.Connection:

@@ -2,7 +2,12 @@
 gate's own (`unshare -Urm`: a user + mount namespace, no root needed where unprivileged user
 namespaces are allowed; skipped elsewhere). The test fills it mid-run through
 /proc/{pid}/root, keeps it full for a while, then frees it: every person's decision must
-arrive exactly once, with gap-free seq, no traceback, and metrics saying degraded meanwhile."""
+arrive exactly once, with gap-free seq, no traceback, and metrics saying degraded meanwhile.
+
+A read-only state dir mid-run cannot be staged the same way: remounting read-only fails with
+EBUSY while SQLite holds the file open for writing (the kernel's errors=remount-ro does not
+ask). SQLite reports it as an OperationalError like a full disk, so the same path handles it;
+its message is checked in tests/transport/test_outbox.py."""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ committed with the events, and write failures (a real SQLITE_FULL via max_page_c
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 from pathlib import Path
@@ -11,7 +12,12 @@ import pytest
 
 from edge.errors import EdgeError
 from edge.transport.events import decision_body
-from edge.transport.outbox import OUTBOX_FILENAME, Outbox, OutboxWriteError
+from edge.transport.outbox import (
+    OUTBOX_FILENAME,
+    Outbox,
+    OutboxWriteError,
+    write_failure_message,
+)
 from tests.mqtt_helpers import decision
 
 # -- outbox ---------------------------------------------------------------------------
@@ -100,3 +106,14 @@ def test_unwritable_outbox_at_start_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(EdgeError) as caught:
         Outbox(blocked / OUTBOX_FILENAME, site="s1", gate="north")
     assert "aside" not in str(caught.value) and "state.dir" in str(caught.value)
+
+
+def test_read_only_message_says_make_it_writable() -> None:
+    message = write_failure_message(
+        "/var/lib/gate-edge/outbox.sqlite3", OSError(errno.EROFS, "Read-only file system")
+    )
+    assert "make state.dir /var/lib/gate-edge writable" in message and "aside" not in message
+    sqlite_says = write_failure_message(
+        "/s/outbox.sqlite3", OSError("attempt to write a readonly database")
+    )
+    assert "writable" in sqlite_says
