@@ -197,6 +197,13 @@ class ScreeningConfig(_Section):
     # With a reference installed but lost or unstable, a person whose uncorrected estimate is
     # within this of the threshold (or above it) gets `recheck` instead of fever / screening.
     recheck_margin_c: float = Field(1.0, ge=0.0, le=5.0)
+    # Baseline mode, for a gate without a reference source: a fever is an estimate at least
+    # baseline_margin_c above the median of the last baseline_samples decisions at
+    # this gate (unset = off: the absolute threshold_c); threshold_c applies until
+    # baseline_min_samples are in. README "Baseline mode".
+    baseline_margin_c: float | None = Field(None, gt=0.0, le=3.0)
+    baseline_samples: int = Field(20, ge=5, le=1000)
+    baseline_min_samples: int = Field(10, ge=3, le=1000)
 
     @model_validator(mode="after")
     def _samples(self) -> ScreeningConfig:
@@ -205,6 +212,11 @@ class ScreeningConfig(_Section):
                 "min_samples", self.min_samples,
                 f"must be at most screening.decide_samples = {self.decide_samples} (a person"
                 " counts after min_samples measured frames and is decided after decide_samples)",
+            )
+        if self.baseline_min_samples > self.baseline_samples:
+            raise _cross(
+                "baseline_min_samples", self.baseline_min_samples,
+                f"must be at most screening.baseline_samples = {self.baseline_samples}",
             )
         return self
 

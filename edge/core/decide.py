@@ -43,6 +43,13 @@ class DecideParams:
     settle_samples: int = 5
     settle_growth: float = 1.03
     near_share: float = 0.85
+    # Baseline mode (screening.baseline_margin_c; None = off): a fever is a body estimate at
+    # least this far above the running median of this gate's recent decisions (`Evidence`
+    # keeps it), instead of above threshold_c. Until `baseline_min_samples` decisions are
+    # in, threshold_c applies.
+    baseline_margin_c: float | None = None
+    baseline_samples: int = 20
+    baseline_min_samples: int = 10
 
     def __post_init__(self) -> None:
         site_map(self.site)  # an unknown site fails here, when the gate starts, not per person
@@ -84,11 +91,15 @@ def skin_statistic_c(skin_c: Sequence[float]) -> tuple[float, float]:
     return float(np.median(upper)), float(upper[-1] - upper[0])
 
 
-def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decision | None:
+def decide(
+    person: PersonEvidence, params: DecideParams, ending: bool, baseline_c: float | None = None
+) -> Decision | None:
     """A decision for this person now, or None (already decided, or not enough evidence).
 
     `ending` is True when the track has just been lost or the footage ended: a person
     with at least `min_samples` gets decided then, even below `decide_samples`.
+    `baseline_c`: in baseline mode, the median body estimate of the gate's recent decisions
+    (None: not enough yet, or baseline mode off).
     """
     if person.decided:
         return None
@@ -101,10 +112,13 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
     skin_c, spread_c = skin_statistic_c([person.skin_c[i] for i in used])
     ambient_c = params.ambient_c if params.ambient_c is not None else _room_c(person, used)
     body_c = float(body_from_skin_c(skin_c, ambient_c, site=params.site))
+    threshold_c = params.threshold_c
+    if params.baseline_margin_c is not None and baseline_c is not None:
+        threshold_c = baseline_c + params.baseline_margin_c
     reading = TemperatureReading(
         body_c=body_c,
         skin_c=skin_c,
-        threshold_c=params.threshold_c,
+        threshold_c=threshold_c,
         site=params.site,
         samples=n,
         # The reference as it stands when deciding: stable now means the offset applied
@@ -112,9 +126,10 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
         reference_ok=person.reference_ok,
         spread_c=spread_c,
         ambient_c=ambient_c,
+        baseline_c=baseline_c if params.baseline_margin_c is not None else None,
     )
     return Decision(
-        _decision_type(body_c, person.reference_ok, params),
+        _decision_type(body_c, threshold_c, person.reference_ok, params),
         person.t_ns,
         person.track_id,
         reading,
@@ -123,13 +138,15 @@ def decide(person: PersonEvidence, params: DecideParams, ending: bool) -> Decisi
     )
 
 
-def _decision_type(body_c: float, reference_ok: bool, params: DecideParams) -> DecisionType:
+def _decision_type(
+    body_c: float, threshold_c: float, reference_ok: bool, params: DecideParams
+) -> DecisionType:
     """fever / screening; without a trusted reference, `recheck` for anyone who could be a
     fever once the drift is accounted for, `screening` for the clearly normal."""
     if params.reference_expected and not reference_ok:
-        could_be_fever = body_c >= params.threshold_c - params.recheck_margin_c
+        could_be_fever = body_c >= threshold_c - params.recheck_margin_c
         return "recheck" if could_be_fever else "screening"
-    return "fever" if body_c >= params.threshold_c else "screening"
+    return "fever" if body_c >= threshold_c else "screening"
 
 
 def _settled(face_w: tuple[float, ...], params: DecideParams) -> bool:

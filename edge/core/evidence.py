@@ -8,6 +8,7 @@ record of who has been decided lives here, and it is what a crash checkpoint sav
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -35,6 +36,8 @@ class Evidence:
         self._temperature = TemperatureSamples()
         self._decided: set[int] = set()
         self._frame: FrameName = "thermal"
+        # Baseline mode: body estimates of the latest decisions at this gate, oldest first.
+        self._recent_c: deque[float] = deque(maxlen=params.decide.baseline_samples)
 
     def record(
         self,
@@ -84,11 +87,26 @@ class Evidence:
                 decided=tid in self._decided,
                 room_c=self._temperature.room_c(tid),
             )
-            decision = decide(person, self._params, ending)
+            decision = decide(person, self._params, ending, self.baseline_c)
             if decision is not None:
                 self._decided.add(tid)
                 out.append(decision)
+                # Every trusted decision, fevers too: the median of the recent people shrugs
+                # off a few fevers, and a drifting camera that makes everyone "feverish" must
+                # still fill the baseline it needs to stop doing so.
+                trusted = decision.temperature.reference_ok or not self._params.reference_expected
+                if decision.type != "recheck" and trusted:
+                    self._recent_c.append(decision.temperature.body_c)
         return out
+
+    @property
+    def baseline_c(self) -> float | None:
+        """Baseline mode: the median of the recent decisions, once there are enough."""
+        if self._params.baseline_margin_c is None:
+            return None
+        if len(self._recent_c) < self._params.baseline_min_samples:
+            return None
+        return float(np.median(np.asarray(self._recent_c)))
 
     def finish(self) -> list[Decision]:
         """End of footage: decide every open track that has enough evidence."""

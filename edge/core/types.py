@@ -108,6 +108,9 @@ class TemperatureReading:
     # The room temperature the map was given (measured in the thermal frame, or the
     # screening.ambient_c override); None: not known (the map then assumes 24 degC).
     ambient_c: float | None = None
+    # Baseline mode: the median of the gate's recent decisions that `threshold_c`
+    # (then baseline_c + margin) was derived from; None when the absolute threshold applied.
+    baseline_c: float | None = None
 
 
 # recheck: measured, but the reading cannot be trusted (reference lost); check by hand.

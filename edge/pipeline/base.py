@@ -29,6 +29,9 @@ class ScreeningParams:
     skin_offset_c: float = 0.0  # site calibration, added to every skin reading
     reference_expected: bool = False  # a reference source is installed (mode not "off")
     recheck_margin_c: float = 1.0
+    baseline_margin_c: float | None = None  # baseline mode; None = absolute threshold
+    baseline_samples: int = 20
+    baseline_min_samples: int = 10
     statistic: Literal["peak", "local-mean"] = "peak"  # the hot loops' per-face reading
     window_px: int = 3  # window of the local-mean statistic
 
@@ -41,6 +44,9 @@ class ScreeningParams:
             site=site,
             reference_expected=self.reference_expected,
             recheck_margin_c=self.recheck_margin_c,
+            baseline_margin_c=self.baseline_margin_c,
+            baseline_samples=self.baseline_samples,
+            baseline_min_samples=self.baseline_min_samples,
         )
         return EvidenceParams(decide, tracker, self.skin_offset_c)
 

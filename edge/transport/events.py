@@ -63,6 +63,7 @@ def temperature_field(reading: TemperatureReading) -> dict[str, object]:
         "skin_c": _finite(reading.skin_c),
         "spread_c": _finite(reading.spread_c),
         "ambient_c": None if ambient is None else _finite(ambient),
+        **({} if reading.baseline_c is None else {"baseline_c": _finite(reading.baseline_c)}),
     }
 
 
