@@ -5,8 +5,14 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+LOCK := constraints.txt
+LOCKVENV := build/lockvenv
+PIP_TOOLS := pip-tools==7.6.2
+# What a 64-bit Raspberry Pi OS (bookworm: aarch64, glibc 2.36, CPython 3.11) can install.
+AARCH64_PLATFORMS := --platform manylinux2014_aarch64 \
+  $(foreach v,$(shell seq 17 36),--platform manylinux_2_$(v)_aarch64)
 
-.PHONY: setup system-deps models demo test lint bench clean
+.PHONY: setup system-deps models demo test lint bench clean lock lock-check
 
 # mosquitto is the only system package the demo and the tests need.
 system-deps:
@@ -18,10 +24,13 @@ system-deps:
 	@$(PY) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
 
-$(BIN)/gate-edge: pyproject.toml
+# Every package version comes from constraints.txt (the lock: runtime deps + the dev and models
+# extras, Python 3.11), so a fresh box installs what the tests passed with, not last week's
+# releases. The lock changes only when someone runs `make lock`.
+$(BIN)/gate-edge: pyproject.toml $(LOCK)
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev,models]'
+	$(BIN)/pip install -q -c $(LOCK) -e '.[dev,models]'
 	@touch $@
 
 setup: system-deps $(BIN)/gate-edge
@@ -47,3 +56,27 @@ bench: models
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+
+# Regenerate constraints.txt on purpose with pip-compile (in a throwaway venv under build/), then
+# check that every pin installs on a Pi. Current pins are kept unless asked: UPGRADE=1 moves
+# everything to the newest release pyproject.toml allows, UPGRADE="numpy onnx" only those.
+# Then: make test, and commit constraints.txt with what it changed.
+$(LOCKVENV)/bin/pip-compile:
+	$(PY) -m venv $(LOCKVENV)
+	$(LOCKVENV)/bin/pip install -q $(PIP_TOOLS)
+
+lock: $(LOCKVENV)/bin/pip-compile
+	CUSTOM_COMPILE_COMMAND="make lock  (on purpose only; keeps these pins, UPGRADE=1 or UPGRADE=pkg moves them; see Makefile)" $(LOCKVENV)/bin/pip-compile -q --extra dev --extra models \
+	  --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
+	  $(if $(filter 1,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p))) \
+	  -o $(LOCK) pyproject.toml
+	$(MAKE) lock-check
+
+# Every pin, and the dependency closure on aarch64, must have a cp311 aarch64 (or pure) wheel.
+lock-check: $(LOCKVENV)/bin/pip-compile
+	rm -rf build/lock-aarch64
+	$(LOCKVENV)/bin/pip download -q --only-binary=:all: $(AARCH64_PLATFORMS) \
+	  --python-version 3.11 --implementation cp -d build/lock-aarch64 -r $(LOCK)
+	@pins=$$(grep -c '^[A-Za-z0-9]' $(LOCK)); got=$$(ls build/lock-aarch64 | wc -l); \
+	  [ "$$pins" = "$$got" ] || { echo "lock-check: $$pins pins but $$got aarch64 wheels" >&2; exit 1; }; \
+	  echo "lock-check: all $$pins pins have a cp311 aarch64 wheel:"; ls build/lock-aarch64
