@@ -7,7 +7,7 @@ import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 
 from edge.errors import BrokerError, ConfigError
 from edge.transport.address import (
@@ -17,6 +17,7 @@ from edge.transport.address import (
     read_credentials,
     tls_context,
 )
+from edge.transport.mqtt.outage import OutageLog
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,20 @@ _paho_log = logging.getLogger(f"{__name__}.paho")
 _paho_log.addFilter(_not_shutdown_noise)
 
 
+class _Client(mqtt.Client):
+    """paho's client, remembering why the last connect attempt failed: paho's
+    on_connect_fail callback is not told."""
+
+    last_error: OSError | None = None
+
+    def reconnect(self) -> MQTTErrorCode:
+        try:
+            return super().reconnect()
+        except OSError as exc:
+            self.last_error = exc
+            raise
+
+
 def _new_client(
     options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool = True
 ) -> Any:
@@ -41,7 +56,7 @@ def _new_client(
         raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
     # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
     # broker's session) is what keeps unacknowledged events across reconnects and restarts.
-    client = mqtt.Client(
+    client = _Client(
         CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
         protocol=MQTTProtocolVersion.MQTTv311,
     )
@@ -72,6 +87,9 @@ class _Link:
         self._client = _new_client(options, self.address, client_id, clean_session)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self._client.on_connect_fail = self._on_connect_fail
+        self.outage = OutageLog(str(self.address), options.credentials_file)
+        self._background = False  # refusals are logged, not raised (no caller to raise to)
         self._first_connack = threading.Event()
         self._refusal: str | None = None
         self._online = threading.Event()
@@ -87,6 +105,7 @@ class _Link:
     def _open_background(self) -> None:
         """Start connecting without waiting: a live gate must come up and keep measuring
         (events wait in the outbox) when the broker is down at boot."""
+        self._background = True
         self._client.connect_async(self.address.host, self.address.port, self.options.keepalive_s)
         self._client.loop_start()
 
@@ -119,12 +138,13 @@ class _Link:
 
     def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            if not self._first_connack.is_set():
-                self._refusal = str(reason)
+            if not self._first_connack.is_set() and not self._background:
+                self._refusal = str(reason)  # _open raises it
                 self._first_connack.set()
             else:
-                log.warning("broker %s refused reconnection: %s; retrying", self.address, reason)
+                self.outage.refused(str(reason))
             return
+        self.outage.back(self._queued_events())
         self._online.set()  # before the hook, so work the hook wakes sees the link as up
         self._connected(client)
         self._first_connack.set()
@@ -133,8 +153,16 @@ class _Link:
         was_online = self._online.is_set()
         self._online.clear()
         if was_online and not self._stopped:
-            log.warning("lost MQTT broker %s (%s); reconnecting", self.address, reason)
+            self.outage.lost(str(reason))
         self._disconnected()
+
+    def _on_connect_fail(self, client: Any, _u: Any) -> None:
+        if not self._stopped:
+            self.outage.failed(str(getattr(client, "last_error", None) or "connection failed"))
+
+    def _queued_events(self) -> int | None:
+        """Hook, network thread: events waiting to be sent, for the end-of-outage line."""
+        return None
 
     def _connected(self, client: Any) -> None:
         """Hook, network thread: runs on every successful (re)connect."""

@@ -223,6 +223,12 @@ class Publisher(_Link):
             self._cv.notify_all()
         log.info("connected to MQTT broker %s as %s/%s", self.address, self.site, self.gate)
 
+    def _queued_events(self) -> int | None:
+        try:
+            return self._outbox.depth()
+        except Exception:  # only for a log line; never into paho's callback
+            return None
+
     def _disconnected(self) -> None:
         self.counters["disconnects"] += 1
         self.commands_subscribed.clear()
