@@ -142,6 +142,7 @@ def test_outage_start_and_end_with_duration_and_backlog(
         match = re.fullmatch(r"MQTT broker \S+ back after (\d+) s \((\d+) failed attempts\), "
                              r"(\d+) events queued", back.getMessage())
         assert match, back.getMessage()
+        assert back.levelno == logging.WARNING  # seen by `run` without -v
         assert abs(int(match.group(1)) - down_s) <= 1.5
         assert int(match.group(2)) >= 1 and int(match.group(3)) == 3
         assert pub.flush(WAIT_S)

@@ -108,5 +108,7 @@ class OutageLog:
             down_s = self._clock() - self._since
             attempts, self._since = self.attempts, None
         backlog = "" if queued is None else f", {queued} events queued"
-        log.info("MQTT broker %s back after %.0f s (%d failed attempts)%s",
+        # WARNING like the start: `run` logs at WARNING (systemd unit), and an outage's start
+        # without its end would read as still down.
+        log.warning("MQTT broker %s back after %.0f s (%d failed attempts)%s",
                  self.broker, down_s, attempts, backlog)
