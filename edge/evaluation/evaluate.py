@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from edge.core.types import Decision, StreamInfo
 from edge.errors import RecordingError
 from edge.thermal.front import rotate_roi
@@ -69,16 +71,71 @@ class EvalReport:
         return not self.unmatched and all(p.ok for p in self.people)
 
 
+class _Person(BaseModel):
+    """One labels.json person: the keys eval uses (docs/recording-format.md); extras kept."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    label: str = Field(min_length=1)
+    enter_ns: int
+    exit_ns: int
+    temp_c: float | None = Field(None, allow_inf_nan=False, ge=20.0, le=50.0)
+    expect: list[str] = []
+    head_box: list[float] | None = Field(None, min_length=4, max_length=4)
+    head_box_rgb: list[float] | None = Field(None, min_length=4, max_length=4)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> _Person:
+        if self.exit_ns < self.enter_ns:
+            raise ValueError(f"exit_ns {self.exit_ns} is before enter_ns {self.enter_ns}")
+        return self
+
+
+class _Labels(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    people: list[_Person]
+
+
+def _label_error(path: Path, data: object, exc: ValidationError) -> str:
+    """One line: the file, the person (index and label) and the key that is missing or bad."""
+    err = exc.errors(include_url=False)[0]
+    loc = tuple(err["loc"])
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    if len(loc) < 2 or loc[0] != "people" or not isinstance(loc[1], int):
+        what = "required key people is missing" if err["type"] == "missing" and loc == (
+            "people",) else f"{'.'.join(map(str, loc)) or 'top level'}: {err['msg']}"
+        return f"{path}: {what}{more}"
+    index = loc[1]
+    person = data["people"][index] if isinstance(data, dict) else None
+    label = person.get("label") if isinstance(person, dict) else None
+    who = f"person {index}" + (f" ({label!r})" if isinstance(label, str) else "")
+    key = ".".join(str(p) for p in loc[2:])
+    if err["type"] == "missing":
+        return f"{path}: {who}: required key {key} is missing{more}"
+    msg = str(err["msg"]).removeprefix("Value error, ")
+    if not key:
+        return f"{path}: {who}: {msg}{more}"
+    value = repr(err["input"])
+    value = value if len(value) <= 60 else value[:57] + "..."
+    return f"{path}: {who}: {key} = {value}: {msg}{more}"
+
+
 def load_labels(folder: Path) -> list[dict[str, Any]]:
+    """labels.json's people, schema-checked: RecordingError (exit 3) with one line naming the
+    file, the person (index from 0, and label) and the missing or bad key."""
     path = folder / "labels.json"
     try:
-        people = json.loads(path.read_text(encoding="utf-8"))["people"]
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise RecordingError(f"{path}: no labels.json, nothing to evaluate against") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError) as exc:
         raise RecordingError(f"{path}: unreadable labels: {exc}") from None
-    if not isinstance(people, list):
-        raise RecordingError(f"{path}: 'people' must be a list")
+    try:
+        _Labels.model_validate(data)
+    except ValidationError as exc:
+        raise RecordingError(_label_error(path, data, exc)) from None
+    people: list[dict[str, Any]] = data["people"]
     return people
 
 
