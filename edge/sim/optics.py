@@ -57,9 +57,10 @@ DEFAULT_PSF_SIGMA_PX = 0.5
 # it shrinks and grows with the face (a fixed physical size). 1 px on a Lepton with faces
 # 30-40 px across 15 cm is ~4-5 mm, a hot region ~1 cm across at half maximum around the
 # medial canthus; bench/sweep_skin.py sweeps 0.5 to 2 px. The default scenes (demo, tests)
-# use 2 px: a setup that resolves the canthus, as screening standards require (IEC
-# 80601-2-59 asks for the canthus to span several pixels); with 1 px the optics alone take
-# ~25 % of the canthus excess, which only a site calibration can restore (README).
+# use 2 px, a well-resolved canthus (a closer camera or a finer sensor than these faces
+# suggest), so they test the pipeline's plumbing and decisions without the optics' loss:
+# at 1 px the lens and the pixel area alone take ~25 % of the canthus excess, at 0.5 px
+# ~60 %, which only a site calibration restores (README, "What a site must calibrate").
 DEFAULT_HOTSPOT_SIGMA_PX = 2.0
 DEFAULT_SUPERSAMPLE = 4
 

@@ -1,5 +1,6 @@
-"""Face geometry shared by measurement and the scene simulator, so both agree on where the
-inner eye corners (canthi) are."""
+"""Face geometry of the measurement: where the inner eye corners (canthi) are taken to be,
+and mapping points through a homography. The simulators place the canthus from anthropometry
+on their own (edge.sim.optics), so they do not share this convention."""
 
 from __future__ import annotations
 
