@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -106,6 +107,7 @@ class CaptureStats:
     stalls: int = 0
     queue_drops: int = 0
     frames: int = 0
+    same_failures: int = 0  # the current run of identical source failures (0: none)
 
 
 class Capture:
@@ -113,8 +115,14 @@ class Capture:
 
     `open_frames` returns a fresh iterator each time the source is (re)opened. The queue is
     bounded: when the pipeline falls behind, the oldest frame is dropped and counted, so
-    latency stays bounded and memory cannot grow. When the source raises, it is reopened
-    after a backoff that doubles up to `max_backoff_s`.
+    latency stays bounded and memory cannot grow. When the source raises, it is reopened after
+    a backoff: `min_backoff_s` for a new failure, doubling (up to `max_backoff_s`) each time the
+    same failure (type and message) comes back, even when frames came in between (a truncated
+    file fails the same way after every reopen). A different failure, a stream that ran for
+    `healthy_s` before failing, or one that ended cleanly starts again from `min_backoff_s`.
+    Each failure is logged once, with its count in the run and the wait before the reopen.
+    `read_blocked_s` says how long the thread has been inside one read of the source (for
+    the watchdog: a read that never returns is a hang, not an idle source).
     """
 
     def __init__(
@@ -122,15 +130,21 @@ class Capture:
         open_frames: Callable[[], Iterator[Frame]],
         *,
         depth: int = 2,
-        max_backoff_s: float = 10.0,
+        min_backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        healthy_s: float = 60.0,
         loop: bool = False,
     ) -> None:
         self._open = open_frames
         self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
         self._reopen = threading.Event()
+        self._min_backoff_s = min_backoff_s
         self._max_backoff_s = max_backoff_s
+        self._healthy_s = healthy_s
         self._loop = loop
+        self._read_since: float | None = None  # monotonic start of the read in progress
+        self._last_failure = ""
         self.stats = CaptureStats()
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
@@ -169,27 +183,60 @@ class Capture:
                 except queue.Empty:
                     pass
 
+    def read_blocked_s(self) -> float:
+        """Seconds the capture thread has been inside one read of the source; 0 when it is
+        not reading (handing a frame over, waiting out a backoff, stopped)."""
+        since = self._read_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
+    def _reads(self) -> Iterator[Frame]:
+        """The source's frames, noting when each read (opening included) started."""
+        self._read_since = time.monotonic()
+        try:
+            for frame in self._open():
+                self._read_since = None
+                yield frame
+                self._read_since = time.monotonic()
+        finally:
+            self._read_since = None
+
+    def _pump(self) -> bool:
+        """One opening of the source, until it ends, fails or a stop/reopen is asked for.
+        True when a non-looping source ended."""
+        for frame in self._reads():
+            if self._stop.is_set() or self._reopen.is_set():
+                return False
+            self.stats.frames += 1
+            self._put(frame)
+        # A stream that ended while a reopen was pending was a stall, not the end.
+        return not self._loop and not self._reopen.is_set()
+
+    def _backoff_after(self, exc: Exception, ran_s: float) -> float:
+        """Count the failure, log it once, and return the wait before the next reopen."""
+        self.stats.source_errors += 1
+        what = f"{type(exc).__name__}: {exc}"
+        same = what == self._last_failure and ran_s < self._healthy_s
+        self._last_failure = what
+        n = self.stats.same_failures = self.stats.same_failures + 1 if same else 1
+        backoff_s = min(self._min_backoff_s * 2.0 ** min(n - 1, 30), self._max_backoff_s)
+        if n == 1:
+            log.error("source failed: %s; reopening in %g s", what, backoff_s)
+        else:
+            log.error("source failed the same way %d times in a row: %s; reopening in %g s",
+                      n, what, backoff_s)
+        return backoff_s
+
     def _run(self) -> None:
-        backoff_s = 0.5
         while not self._stop.is_set():
+            opened = time.monotonic()
             try:
-                for frame in self._open():
-                    if self._stop.is_set() or self._reopen.is_set():
-                        break
-                    self.stats.frames += 1
-                    self._put(frame)
-                    backoff_s = 0.5
-                else:
-                    # A stream that ended while a reopen was pending was a stall, not the end.
-                    if not self._loop and not self._reopen.is_set():
-                        self._put(None)
-                        return
-            except Exception as exc:  # a camera or file fault must not end capture
-                self.stats.source_errors += 1
-                log.error("source failed: %s; reopening in %.1f s", exc, backoff_s)
-                if self._stop.wait(backoff_s):
+                if self._pump():
+                    self._put(None)
                     return
-                backoff_s = min(backoff_s * 2, self._max_backoff_s)
+                self._last_failure, self.stats.same_failures = "", 0
+            except Exception as exc:  # a camera or file fault must not end capture
+                if self._stop.wait(self._backoff_after(exc, time.monotonic() - opened)):
+                    return
             if self._reopen.is_set():
                 self._reopen.clear()
             self.stats.reopens += 1
