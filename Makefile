@@ -66,6 +66,8 @@ $(LOCKVENV)/bin/pip-compile:
 	$(LOCKVENV)/bin/pip install -q $(PIP_TOOLS)
 
 lock: $(LOCKVENV)/bin/pip-compile
+	@$(LOCKVENV)/bin/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and \
+	  "make lock: pip-compile resolves for its own Python; the lock is for 3.11 (PY=python3.11)")'
 	CUSTOM_COMPILE_COMMAND="make lock  (on purpose only; keeps these pins, UPGRADE=1 or UPGRADE=pkg moves them; see Makefile)" $(LOCKVENV)/bin/pip-compile -q --extra dev --extra models \
 	  --strip-extras --no-emit-index-url --no-emit-find-links --no-emit-trusted-host \
 	  $(if $(filter 1,$(UPGRADE)),--upgrade,$(foreach p,$(UPGRADE),--upgrade-package $(p))) \

@@ -180,7 +180,11 @@ class LiveGate:
         self.committer.add(decision)
 
     def _between_frames(self) -> None:
-        self.watchdog.kick()
+        # Kick only on evidence: frames come in, or the source is knowingly idle (no frame
+        # yet, a backoff before a reopen). A capture read blocked past source.stall_s is a
+        # hang the reopen cannot end: no kick, so systemd restarts us (it did spin on).
+        if self.capture.read_blocked_s() <= self.settings.source.stall_s:
+            self.watchdog.kick()
         self.commands.apply_pending()
 
     def _after_frame(self, frame: Frame, decisions: list[Decision]) -> None:
