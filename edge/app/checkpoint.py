@@ -1,11 +1,17 @@
 """The live gate's one durable step: decide -> commit -> mark decided, and its crash checkpoint.
 
-The checkpoint (the t_ns of the last frame fully processed, and the boxes of people already
-decided and still in view) lives in the outbox's SQLite file and is written in the same
+The checkpoint (the t_ns of the last frame fully processed, the boxes of people already
+decided and still in view, and a snapshot of the pipeline's `Evidence`: the tracks and the
+samples of the people being measured) lives in the outbox's SQLite file and is written in the same
 transaction as the events of the frames it accounts for (`Outbox.put_many`). After any kill
 or power loss the two agree: a person whose event is committed is marked decided in the
 checkpoint the restarted gate resumes from, and a person whose event is not committed is not,
 so it is measured again and decided once. There is no moment between "committed" and "marked".
+The evidence snapshot lets a person half-measured at the kill be finished from the samples
+taken before it (without it, someone killed at their closest approach may leave before being
+measured again). It is restored only by the same code and config (`fingerprint`), else the
+decided boxes alone are; it is a pickle read back with an allow-list of classes (edge.core
+types, numpy arrays, deque), from the gate's own 0700 state directory.
 
 Why this and not an event id derived from the track: track numbers start again in every
 process and the restarted gate sees the person as a new track, so a derived id would only
@@ -23,13 +29,18 @@ written alone while events are held, so it never claims a decision that is not o
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
 import json
 import logging
 import os
+import pickle
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -48,32 +59,98 @@ _BACKOFF_S = (1.0, 30.0)
 _REMIND_S = 60.0
 
 
-def encode(t_ns: int, decided: Sequence[Box]) -> str:
-    return json.dumps({"t_ns": int(t_ns), "decided": [list(b) for b in decided]})
+_ALLOWED = {("collections", "deque"), ("numpy", "dtype"), ("numpy", "ndarray")} | {
+    (f"numpy.{core}.{module}", name)
+    for core in ("core", "_core")
+    for module, name in (("multiarray", "scalar"), ("multiarray", "_reconstruct"),
+                         ("numeric", "_frombuffer"))
+}
+
+
+class _Unpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        if module.startswith("edge.core."):
+            found = super().find_class(module, name)
+            if isinstance(found, type):
+                return found
+        raise pickle.UnpicklingError(f"{module}.{name} has no place in a checkpoint")
+
+
+def code_fingerprint(config_hash: str) -> str:
+    """Same code (edge.core sources) and same config -> same fingerprint."""
+    digest = hashlib.sha256(config_hash.encode())
+    core = Path(__file__).resolve().parent.parent / "core"
+    for source in sorted(core.glob("*.py")):
+        digest.update(source.name.encode() + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """A decoded checkpoint: where to resume and what the pipeline knew there."""
+
+    t_ns: int | None = None
+    decided: tuple[Box, ...] = ()
+    evidence: bytes | None = None
+    fingerprint: str | None = None
+
+    def restore_evidence(self, fingerprint: str) -> object | None:
+        """The pickled Evidence, if written by this code and config and readable; else None."""
+        if self.evidence is None or self.fingerprint != fingerprint:
+            return None
+        try:
+            restored: object = _Unpickler(io.BytesIO(self.evidence)).load()
+        except Exception as exc:  # any damage: fall back to the decided boxes
+            log.warning("checkpoint evidence unreadable (%s); resuming with decided people only",
+                        exc)
+            return None
+        return restored
+
+
+def encode(t_ns: int, decided: Sequence[Box], evidence: object | None = None,
+           fingerprint: str | None = None) -> str:
+    doc: dict[str, object] = {"t_ns": int(t_ns), "decided": [list(b) for b in decided]}
+    if evidence is not None and fingerprint is not None:
+        blob = pickle.dumps(evidence, protocol=pickle.HIGHEST_PROTOCOL)
+        doc["evidence"] = base64.b64encode(blob).decode("ascii")
+        doc["fingerprint"] = fingerprint
+    return json.dumps(doc)
+
+
+def decode_resume(text: str) -> Resume:
+    """ValueError (or KeyError/TypeError/IndexError) when `text` is not a checkpoint."""
+    doc = json.loads(text)
+    boxes = tuple((int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in doc.get("decided", []))
+    blob = doc.get("evidence")
+    return Resume(int(doc["t_ns"]), boxes,
+                  base64.b64decode(blob) if isinstance(blob, str) else None,
+                  str(doc["fingerprint"]) if "fingerprint" in doc else None)
 
 
 def decode(text: str) -> tuple[int, list[Box]]:
-    """ValueError (or KeyError/TypeError/IndexError) when `text` is not a checkpoint."""
-    doc = json.loads(text)
-    boxes = [(int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in doc.get("decided", [])]
-    return int(doc["t_ns"]), boxes
+    resume = decode_resume(text)
+    assert resume.t_ns is not None
+    return resume.t_ns, list(resume.decided)
 
 
-def load_checkpoint(state_dir: Path | None, site: str, gate: str) -> tuple[int | None, list[Box]]:
+def load_checkpoint(state_dir: Path | None, site: str, gate: str) -> Resume:
     """Where a restart resumes: the outbox's checkpoint, else the legacy JSON file, else none."""
     if state_dir is None:
-        return None, []
+        return Resume()
     text, origin = None, state_dir / OUTBOX_FILENAME
     if origin.exists():
         with Outbox(origin, site=site, gate=gate) as outbox:
             text = outbox.load_checkpoint()
     if text is None:
-        return Checkpoint(state_dir / LEGACY_FILE).load()
+        t_ns, boxes = Checkpoint(state_dir / LEGACY_FILE).load()
+        return Resume(t_ns, tuple(boxes))
     try:
-        return decode(text)
+        return decode_resume(text)
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         log.warning("ignoring unreadable checkpoint in %s: %s", origin, exc)
-        return None, []
+        return Resume()
 
 
 class Checkpoint:
@@ -148,8 +225,10 @@ class Committer:
         kill_after: int | None = None,
         on_change: Callable[[str | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        fingerprint: str | None = None,
     ) -> None:
         self._sink = sink
+        self._fingerprint = fingerprint  # with it, checkpoints carry the evidence snapshot
         self._durable = durable  # False: no state dir, nothing to resume from
         self._every_s = every_s
         self._max_held = max_held
@@ -158,7 +237,7 @@ class Committer:
         self._clock = clock
         self._frame: list[Event] = []
         self._held: deque[Event] = deque()
-        self._checkpoint: str | None = None
+        self._state: tuple[int, list[Box], object] | None = None  # encoded when written
         self._last_write = float("-inf")
         self._failures = 0
         self._retry_at = 0.0
@@ -172,13 +251,15 @@ class Committer:
         """A decision of the frame being processed; committed with that frame's checkpoint."""
         self._frame.append(self._sink.event_of(decision))
 
-    def after_frame(self, t_ns: int, decided: Sequence[Box], force: bool = False) -> None:
-        """The frame is processed: commit its events and the checkpoint, or hold them."""
+    def after_frame(self, t_ns: int, decided: Sequence[Box], force: bool = False,
+                    evidence: object | None = None) -> None:
+        """The frame is processed: commit its events and the checkpoint (with a snapshot of
+        `evidence`, when a fingerprint was given), or hold them."""
         for event in self._frame:
             self._hold(event)
         self._frame = []
         if self._durable:
-            self._checkpoint = encode(t_ns, decided)
+            self._state = (t_ns, list(decided), evidence)
         now = self._clock()
         if self._held or self.error is not None:
             due = force or now >= self._retry_at
@@ -187,10 +268,11 @@ class Committer:
         if due:
             self._write(now)
 
-    def close(self, t_ns: int | None, decided: Sequence[Box]) -> None:
+    def close(self, t_ns: int | None, decided: Sequence[Box],
+              evidence: object | None = None) -> None:
         """Shutdown: one last attempt; what still cannot be stored is logged in full."""
         if t_ns is not None:
-            self.after_frame(t_ns, decided, force=True)
+            self.after_frame(t_ns, decided, force=True, evidence=evidence)
         elif self._held or self._frame:
             self._frame, held = [], self._frame
             self._held.extend(held)
@@ -220,8 +302,12 @@ class Committer:
 
     def _write(self, now: float) -> None:
         events = list(self._held)
+        checkpoint = None
+        if self._state is not None:
+            t_ns, decided, evidence = self._state
+            checkpoint = encode(t_ns, decided, evidence, self._fingerprint)
         try:
-            seq_ids = self._sink.commit(events, self._checkpoint)
+            seq_ids = self._sink.commit(events, checkpoint)
         except OutboxWriteError as exc:
             self._failed(str(exc), now)
             return

@@ -16,15 +16,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from edge.app.checkpoint import Committer, kill_after_from_env, load_checkpoint
+from edge.app.checkpoint import Committer, code_fingerprint, kill_after_from_env, load_checkpoint
 from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
-from edge.app.wiring import build_pipeline, command_handlers, metrics_payload, open_publisher
+from edge.app.wiring import (
+    build_pipeline,
+    command_handlers,
+    config_hash,
+    metrics_payload,
+    open_publisher,
+)
 from edge.commands.inbox import CommandInbox
 from edge.commands.keys import load_public_keys
 from edge.commands.verify import CommandVerifier
 from edge.config import Settings
+from edge.core.evidence import Evidence
 from edge.core.types import Decision, Frame, StreamInfo
 from edge.errors import ConfigError
 from edge.pipeline.base import Pipeline
@@ -88,14 +95,8 @@ class LiveGate:
         self.notifier = notifier or Notifier.from_env()
         self.pipeline = build_pipeline(settings, meta)
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
-        resume_ns, decided = load_checkpoint(
-            settings.state.dir, settings.gate.site, settings.gate.gate
-        )
-        if resume_ns is not None:
-            self.pipeline.evidence.restore_decided(decided, resume_ns)
-            log.info(
-                "resuming after t_ns %d with %d people already decided", resume_ns, len(decided)
-            )
+        self.fingerprint = code_fingerprint(config_hash(settings))
+        resume_ns = self._resume()
         feed = ReplayFeed(
             Path(src.path),
             speed=src.speed,
@@ -124,6 +125,30 @@ class LiveGate:
             stop=self.stop,
         )
 
+    def _resume(self) -> int | None:
+        """Restore what the checkpoint knew: the whole evidence when this code and config
+        wrote it (people half-measured are finished), else the people already decided."""
+        settings = self.settings
+        resume = load_checkpoint(settings.state.dir, settings.gate.site, settings.gate.gate)
+        if resume.t_ns is None:
+            return None
+        evidence = resume.restore_evidence(self.fingerprint)
+        if isinstance(evidence, Evidence):
+            # The configured screening settings, not a command's from before the restart
+            # (commands do not persist; the checkpoint must not make them half-persist).
+            fresh = self.pipeline.evidence
+            evidence.apply_screening(
+                threshold_c=fresh.threshold_c, skin_offset_c=float(fresh.skin_offset_c)
+            )
+            self.pipeline.evidence = evidence
+            what = "the evidence of everyone in view"
+        else:
+            self.pipeline.evidence.restore_decided(list(resume.decided), resume.t_ns)
+            what = "the people already decided only (checkpoint of other code or config)"
+        log.info("resuming after t_ns %d with %s; %d people already decided",
+                 resume.t_ns, what, len(resume.decided))
+        return resume.t_ns
+
     @property
     def frames(self) -> int:
         return sum(self.loop.frames.values())
@@ -145,6 +170,7 @@ class LiveGate:
             durable=self.settings.state.dir is not None,
             kill_after=kill_after_from_env(),
             on_change=self._outbox_state,
+            fingerprint=self.fingerprint,
         )
         self.reference.sink = publisher
         self.capture.start()
@@ -162,7 +188,8 @@ class LiveGate:
             # is still at the gate and is measured again once the gate is back.
             if ended:
                 self.loop.finish()
-            self.committer.close(self.guard.last_t_ns, self.pipeline.evidence.decided_boxes())
+            evidence = self.pipeline.evidence
+            self.committer.close(self.guard.last_t_ns, evidence.decided_boxes(), evidence)
             if not publisher.flush(min(5.0, self.settings.mqtt.flush_timeout_s)):
                 log.warning(
                     "%s events stay in the outbox for the next start",
@@ -191,7 +218,8 @@ class LiveGate:
         # The frame's events and the checkpoint that marks those people decided: one
         # transaction, at once when there are events, else at most every second.
         assert self.committer is not None
-        self.committer.after_frame(frame.t_ns, self.pipeline.evidence.decided_boxes())
+        evidence = self.pipeline.evidence
+        self.committer.after_frame(frame.t_ns, evidence.decided_boxes(), evidence=evidence)
         self.reference(self.pipeline.last)
 
     def _on_idle(self, idle_s: float) -> bool:

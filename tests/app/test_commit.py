@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from edge.app.checkpoint import LEGACY_FILE, Checkpoint, Committer, decode, load_checkpoint
+from edge.app.checkpoint import (
+    LEGACY_FILE,
+    Checkpoint,
+    Committer,
+    Resume,
+    decode,
+    load_checkpoint,
+)
 from edge.core.types import Decision
 from edge.transport.events import decision_body
 from edge.transport.outbox import Outbox
@@ -68,8 +75,9 @@ def test_a_frame_s_events_and_its_checkpoint_are_one_commit(tmp_path: Path) -> N
         committer.after_frame(5_000, [(1, 2, 3, 4), (5, 6, 7, 8)])
         assert outbox.depth() == 2
         assert decode(outbox.load_checkpoint() or "") == (5_000, [(1, 2, 3, 4), (5, 6, 7, 8)])
-    assert load_checkpoint(tmp_path, "s1", "north") == (5_000, [(1, 2, 3, 4), (5, 6, 7, 8)])
-    assert load_checkpoint(tmp_path, "s1", "south") == (None, [])
+    resume = load_checkpoint(tmp_path, "s1", "north")
+    assert (resume.t_ns, resume.decided) == (5_000, ((1, 2, 3, 4), (5, 6, 7, 8)))
+    assert load_checkpoint(tmp_path, "s1", "south").t_ns is None
 
 
 def test_checkpoint_alone_at_most_every_second(tmp_path: Path) -> None:
@@ -87,10 +95,10 @@ def test_checkpoint_alone_at_most_every_second(tmp_path: Path) -> None:
 
 def test_legacy_json_checkpoint_is_read_when_the_outbox_has_none(tmp_path: Path) -> None:
     assert Checkpoint(tmp_path / LEGACY_FILE).save(77, [(1, 1, 2, 2)], force=True)
-    assert load_checkpoint(tmp_path, "s1", "north") == (77, [(1, 1, 2, 2)])
+    assert load_checkpoint(tmp_path, "s1", "north") == Resume(77, ((1, 1, 2, 2),))
     with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
         outbox.put_many([], checkpoint='{"t_ns": 88, "decided": []}')
-    assert load_checkpoint(tmp_path, "s1", "north") == (88, [])  # the outbox wins
+    assert load_checkpoint(tmp_path, "s1", "north") == Resume(88, ())  # the outbox wins
 
 
 def test_checkpoint_file_write_failure_is_logged_not_raised(
@@ -167,3 +175,34 @@ def test_close_logs_events_it_could_not_store(
         with caplog.at_level(logging.ERROR):
             committer.close(1, [])
     assert "event not stored" in caplog.text and '"track": 7' in caplog.text
+
+
+def test_evidence_snapshot_round_trips_only_for_the_same_fingerprint(tmp_path: Path) -> None:
+    from edge.app.checkpoint import decode_resume, encode
+    from edge.core.decide import DecideParams
+    from edge.core.evidence import Evidence, EvidenceParams
+
+    evidence = Evidence(EvidenceParams(decide=DecideParams(threshold_c=37.3)))
+    text = encode(9, [(1, 2, 3, 4)], evidence, "abc")
+    resume = decode_resume(text)
+    restored = resume.restore_evidence("abc")
+    assert isinstance(restored, Evidence) and restored.threshold_c == 37.3
+    assert resume.restore_evidence("other code or config") is None
+    assert decode_resume(encode(9, [], evidence)).evidence is None  # no fingerprint: no snapshot
+
+
+def test_evidence_snapshot_refuses_anything_but_its_own_types(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import pickle
+
+    from edge.app.checkpoint import Resume
+
+    class Boom:
+        def __reduce__(self) -> tuple[object, tuple[str]]:
+            return (print, ("pwned",))
+
+    resume = Resume(1, (), pickle.dumps(Boom()), "f")
+    with caplog.at_level(logging.WARNING):
+        assert resume.restore_evidence("f") is None
+    assert "has no place in a checkpoint" in caplog.text
