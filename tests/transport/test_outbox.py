@@ -117,3 +117,33 @@ def test_read_only_message_says_make_it_writable() -> None:
         "/s/outbox.sqlite3", OSError("attempt to write a readonly database")
     )
     assert "writable" in sqlite_says
+
+
+def test_publisher_keeps_acks_the_outbox_could_not_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from edge.transport.mqtt import BrokerOptions, Publisher
+
+    body = decision_body(decision(1), site="s1", gate="north", wall_ns=0)
+    with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
+        for _ in range(3):
+            outbox.put("screening", body)
+        publisher = Publisher(BrokerOptions(url="mqtt://127.0.0.1:1"), site="s1", gate="north",
+                              outbox=outbox)
+        real = outbox.ack_many
+        full = OutboxWriteError(write_failure_message(outbox.path, OSError("disk is full")))
+
+        def failing(seqs: object) -> int:
+            raise full
+
+        monkeypatch.setattr(outbox, "ack_many", failing)
+        with caplog.at_level(logging.INFO):
+            publisher._ack([1, 2])
+            publisher._ack([3])  # still failing: logged once
+            assert publisher._unacked == [3, 1, 2] and outbox.depth() == 3
+            monkeypatch.setattr(outbox, "ack_many", real)
+            retry, publisher._unacked = publisher._unacked, []  # as the drain thread does
+            publisher._ack(retry)
+        assert outbox.depth() == 0 and publisher.counters["acked"] == 3 and not publisher._unacked
+        assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+        assert "writable again" in caplog.text
