@@ -57,6 +57,7 @@ KILL_AFTER_ENV = "GATE_EDGE_FAULT_KILL_AFTER_COMMIT"  # test seam: SIGKILL after
 DEFAULT_MAX_HELD = 10_000
 _BACKOFF_S = (1.0, 30.0)
 _REMIND_S = 60.0
+_UNCHANGED_EVERY_S = 60.0
 
 
 _ALLOWED = {("collections", "deque"), ("numpy", "dtype"), ("numpy", "ndarray")} | {
@@ -111,12 +112,17 @@ class Resume:
 
 def encode(t_ns: int, decided: Sequence[Box], evidence: object | None = None,
            fingerprint: str | None = None) -> str:
-    doc: dict[str, object] = {"t_ns": int(t_ns), "decided": [list(b) for b in decided]}
+    doc: dict[str, object] = {"decided": [list(b) for b in decided]}
     if evidence is not None and fingerprint is not None:
         blob = pickle.dumps(evidence, protocol=pickle.HIGHEST_PROTOCOL)
         doc["evidence"] = base64.b64encode(blob).decode("ascii")
         doc["fingerprint"] = fingerprint
-    return json.dumps(doc)
+    return json.dumps({"t_ns": int(t_ns), **doc})
+
+
+def _same_but_time(a: str | None, b: str) -> bool:
+    """Two checkpoints that differ at most in t_ns (encode puts it first)."""
+    return a is not None and a[a.index(",") :] == b[b.index(",") :]
 
 
 def decode_resume(text: str) -> Resume:
@@ -162,6 +168,8 @@ class Checkpoint:
         self.path = path
         self._every_s = every_s
         self._last_write = float("-inf")
+        self._written: str | None = None  # the last checkpoint committed
+        self._last_check = float("-inf")
 
     def load(self) -> tuple[int | None, list[Box]]:
         if self.path is None or not self.path.exists():
@@ -239,6 +247,8 @@ class Committer:
         self._held: deque[Event] = deque()
         self._state: tuple[int, list[Box], object] | None = None  # encoded when written
         self._last_write = float("-inf")
+        self._written: str | None = None  # the last checkpoint committed
+        self._last_check = float("-inf")
         self._failures = 0
         self._retry_at = 0.0
         self._failing_since: float | None = None
@@ -264,9 +274,9 @@ class Committer:
         if self._held or self.error is not None:
             due = force or now >= self._retry_at
         else:
-            due = self._durable and (force or now - self._last_write >= self._every_s)
+            due = self._durable and (force or now - self._last_check >= self._every_s)
         if due:
-            self._write(now)
+            self._write(now, force)
 
     def close(self, t_ns: int | None, decided: Sequence[Box],
               evidence: object | None = None) -> None:
@@ -300,12 +310,18 @@ class Committer:
                       "state.dir", self._max_held, victim[0])
         self._held.append(event)
 
-    def _write(self, now: float) -> None:
+    def _write(self, now: float, force: bool = False) -> None:
         events = list(self._held)
         checkpoint = None
         if self._state is not None:
             t_ns, decided, evidence = self._state
             checkpoint = encode(t_ns, decided, evidence, self._fingerprint)
+            # Nothing but the clock moved (nobody in view): an fsync a second would only wear
+            # the SD card; resuming a little earlier replays frames that changed nothing.
+            self._last_check = now
+            if (not events and not force and now - self._last_write < _UNCHANGED_EVERY_S
+                    and _same_but_time(self._written, checkpoint)):
+                return
         try:
             seq_ids = self._sink.commit(events, checkpoint)
         except OutboxWriteError as exc:
@@ -313,6 +329,7 @@ class Committer:
             return
         self._held.clear()
         self._last_write = now
+        self._written = checkpoint
         self.committed += len(seq_ids)
         if self.error is not None:
             log.info("outbox writable again after %.0f s: %d held events committed",

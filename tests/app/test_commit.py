@@ -86,11 +86,25 @@ def test_checkpoint_alone_at_most_every_second(tmp_path: Path) -> None:
         committer = Committer(Sink(outbox), durable=True, clock=clock)
         committer.after_frame(1, [])
         clock.t += 0.5
-        committer.after_frame(2, [])
+        committer.after_frame(2, [(1, 1, 5, 5)])
         assert decode(outbox.load_checkpoint() or "")[0] == 1
         clock.t += 0.6
-        committer.after_frame(3, [])
-        assert decode(outbox.load_checkpoint() or "")[0] == 3
+        committer.after_frame(3, [(1, 1, 5, 5)])
+        assert decode(outbox.load_checkpoint() or "") == (3, [(1, 1, 5, 5)])
+
+
+def test_checkpoint_where_only_the_clock_moved_is_written_once_a_minute(tmp_path: Path) -> None:
+    clock = Clock()
+    with Outbox.open(tmp_path, site="s1", gate="north") as outbox:
+        committer = Committer(Sink(outbox), durable=True, clock=clock)
+        for t in range(1, 61):  # nobody in view for a minute: no fsync a second
+            committer.after_frame(t, [])
+            clock.t += 1.0
+        assert decode(outbox.load_checkpoint() or "")[0] == 1
+        committer.after_frame(61, [])
+        assert decode(outbox.load_checkpoint() or "")[0] == 61
+        committer.close(62, [])  # shutdown writes it regardless
+        assert decode(outbox.load_checkpoint() or "")[0] == 62
 
 
 def test_legacy_json_checkpoint_is_read_when_the_outbox_has_none(tmp_path: Path) -> None:
