@@ -29,6 +29,7 @@ from edge.app.wiring import (
 )
 from edge.commands.inbox import CommandInbox
 from edge.commands.keys import load_public_keys
+from edge.commands.store import CommandStore
 from edge.commands.verify import CommandVerifier
 from edge.config import Settings
 from edge.core.evidence import Evidence
@@ -67,7 +68,10 @@ def _source_info(settings: Settings) -> StreamInfo:
 
 
 def _command_inbox(settings: Settings, pipeline: Pipeline) -> CommandInbox:
+    """Verifier + handlers; the replay memory and the applied settings persist in state.dir
+    (edge.commands.store), and the stored settings are applied here, over the config."""
     handlers = command_handlers(pipeline)
+    store = CommandStore.open(settings.state.dir)
     verifier = CommandVerifier(
         load_public_keys(list(settings.commands.trusted_keys)),
         settings.gate.site,
@@ -75,8 +79,11 @@ def _command_inbox(settings: Settings, pipeline: Pipeline) -> CommandInbox:
         allowed=handlers.names(),
         prefix=settings.mqtt.prefix,
         max_skew_s=settings.commands.max_skew_s,
+        seen_store=store,
     )
-    return CommandInbox(verifier, handlers)
+    inbox = CommandInbox(verifier, handlers, store=store)
+    inbox.restore()
+    return inbox
 
 
 class LiveGate:
@@ -134,8 +141,8 @@ class LiveGate:
             return None
         evidence = resume.restore_evidence(self.fingerprint)
         if isinstance(evidence, Evidence):
-            # The configured screening settings, not a command's from before the restart
-            # (commands do not persist; the checkpoint must not make them half-persist).
+            # The configured screening settings: the commands' stored settings are applied
+            # over them next (_command_inbox), from their own store, not from the snapshot.
             fresh = self.pipeline.evidence
             evidence.apply_screening(
                 threshold_c=fresh.threshold_c, skin_offset_c=float(fresh.skin_offset_c)
@@ -162,9 +169,13 @@ class LiveGate:
         _install_signals(self.stop)
         self.commands.start()
         publisher, outbox = open_publisher(
-            self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message
+            self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message,
+            extra_info={"settings": self.commands.settings_info()},
         )
         self.publisher = publisher
+        self.commands.on_result = publisher.publish_command_result
+        self.commands.on_applied = lambda: publisher.update_info(
+            {"settings": self.commands.settings_info()})
         self.committer = Committer(
             publisher,
             durable=self.settings.state.dir is not None,

@@ -63,9 +63,11 @@ def open_publisher(
     meta: StreamInfo | None,
     *,
     wait_for_broker: bool = True,
-    on_command: Callable[[str, bytes], None] | None = None,
+    on_command: Callable[[str, bytes, bool], None] | None = None,
+    extra_info: Mapping[str, object] | None = None,
 ) -> tuple[Publisher, Outbox]:
-    """Outbox + publisher, connected (BrokerError when the broker cannot be reached)."""
+    """Outbox + publisher, connected (BrokerError when the broker cannot be reached);
+    `extra_info` is merged into the retained `info` message (e.g. the command settings)."""
     site, gate = settings.gate.site, settings.gate.gate
     outbox = Outbox.open(settings.state.dir, site=site, gate=gate)
     sensors: dict[str, object] = {}
@@ -83,6 +85,7 @@ def open_publisher(
         models=_models_info(meta),
         started_wall_ns=time.time_ns(),
     )
+    info.update(extra_info or {})
     publisher = Publisher(
         broker_options(settings),
         site=site,

@@ -29,7 +29,7 @@ NS_PER_S = 1_000_000_000
 
 TOPIC_LEVEL = r"[A-Za-z0-9_.-]{1,64}"  # same rule as config's site/gate names
 NAME_PATTERN = r"^[a-z][a-z0-9_.-]{0,63}$"  # a command name is one topic level
-_ULID = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
+ULID_PATTERN = _ULID = r"^[0-7][0-9A-HJKMNP-TV-Z]{25}$"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ISO_UTC = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z$")
 

@@ -19,7 +19,8 @@ the other gates then reject it as `not_for_this_gate`).
 
 `CommandVerifier.verify()` never raises: every input ends as a `Command` or a `Rejection`
 with one of `REASONS`, logged at WARNING with a short, sanitised summary (never the payload).
-Replay protection keeps the ids of verified commands in bounded memory; see `CommandVerifier`.
+Replay protection keeps the ids of verified commands in bounded memory, persisted in the
+state dir when a `seen_store` is given (edge.commands.store); see `CommandVerifier`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, Protocol, get_args
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -47,9 +48,11 @@ from edge.commands.envelope import (
     DEFAULT_MAX_BYTES,
     MAX_DEPTH,
     MAX_TTL_S,
+    NAME_PATTERN,
     NS_PER_S,
     SCHEMA,
     TOPIC_LEVEL,
+    ULID_PATTERN,
     Envelope,
     canonical_json,
     describe_error,
@@ -66,7 +69,8 @@ __all__ = ["REASONS", "Command", "CommandVerifier", "Reason", "Rejection", "sign
 log = logging.getLogger("edge.commands")  # one logger name for every command outcome
 
 Reason = Literal[
-    "too_large", "not_utf8", "not_json", "bad_schema", "wrong_topic", "not_for_this_gate",
+    "too_large", "not_utf8", "not_json", "bad_schema", "retained", "wrong_topic",
+    "not_for_this_gate",
     "unknown_key", "bad_signature", "not_yet_valid", "expired", "replayed", "unknown_command",
 ]
 REASONS: tuple[Reason, ...] = get_args(Reason)
@@ -91,10 +95,13 @@ class Command:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """Why a message was refused; `detail` is already sanitised (printable, <= 80 chars)."""
+    """Why a message was refused; `detail` is already sanitised (printable, <= 80 chars).
+    `id` and `name` are the envelope's when they parsed and are well-formed, else None."""
 
     reason: Reason
     detail: str
+    id: str | None = None
+    name: str | None = None
 
 
 def summary(text: object, limit: int = SUMMARY_CHARS) -> str:
@@ -175,6 +182,24 @@ def sign_command(
 # -- verifying (gate side) ---------------------------------------------------------------------
 
 
+class SeenStore(Protocol):
+    """Where the replay memory persists (edge.commands.store.CommandStore)."""
+
+    def load_seen(self) -> tuple[dict[str, tuple[int, int]], int]: ...
+
+    def save_seen(self, ids: Mapping[str, tuple[int, int]], watermark_ns: int,
+                  now_ns: int) -> None: ...
+
+
+def _identity(doc: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """The (id, name) of a parsed envelope when well-formed, for the sender's cmd_result."""
+    if doc is None:
+        return None, None
+    cid, name = doc.get("id"), doc.get("name")
+    return (cid if isinstance(cid, str) and re.fullmatch(ULID_PATTERN, cid) else None,
+            name if isinstance(name, str) and re.fullmatch(NAME_PATTERN, name) else None)
+
+
 @dataclass
 class _Seen:
     """Ids of verified commands, bounded. Evicting an id that could still be replayed raises
@@ -205,15 +230,16 @@ class CommandVerifier:
     """Checks command messages for one gate; `verify()` never raises.
 
     Checks, in order (the first failure is the reason): too_large, not_utf8, not_json,
-    bad_schema (field named), wrong_topic, not_for_this_gate, unknown_key, bad_signature,
-    not_yet_valid, expired, replayed, unknown_command. `allowed` is the set of command names
-    the gate implements; a name outside it is refused (an empty set refuses everything).
+    bad_schema (field named), retained (the MQTT retain flag was set), wrong_topic,
+    not_for_this_gate, unknown_key, bad_signature, not_yet_valid, expired, replayed,
+    unknown_command. `allowed` is the set of command names the gate implements; a name
+    outside it is refused (an empty set refuses everything).
 
     Clock skew of `max_skew_s` is tolerated both ways. Replays: ids of verified commands
     are remembered while they could still be accepted (at most `seen_ids_max`; beyond that
-    the oldest is forgotten and anything issued at or before it is refused). The memory is
-    per process: after a restart a captured command can be replayed until it expires, so
-    keep TTLs short and make commands idempotent.
+    the oldest is forgotten and anything issued at or before it is refused). With a
+    `seen_store` the memory is loaded at start and saved at every accepted id, so a captured
+    command is refused after a restart too; without one it is per process.
 
     Thread-safe; meant to be called from one consumer thread (never paho's).
     """
@@ -230,6 +256,7 @@ class CommandVerifier:
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_skew_s: float = 300.0,
         seen_ids_max: int = 10_000,
+        seen_store: SeenStore | None = None,
     ) -> None:
         for value, what in ((site, "site"), (gate, "gate"), (prefix, "prefix")):
             if not re.fullmatch(TOPIC_LEVEL, value):
@@ -244,6 +271,12 @@ class CommandVerifier:
         self._max_bytes = max_bytes
         self._skew_ns = int(max_skew_s * NS_PER_S)
         self._seen = _Seen(max(1, seen_ids_max))
+        self._store = seen_store
+        if seen_store is not None:
+            ids, self._seen.watermark_ns = seen_store.load_seen()
+            now_ns = int(clock_ns())
+            self._seen.ids = {k: v for k, v in ids.items() if v[1] >= now_ns}
+        self._doc: dict[str, Any] | None = None  # the message being verified, once parsed
         self._lock = threading.Lock()
         self._counts: dict[str, int] = dict.fromkeys((*REASONS, "accepted"), 0)
 
@@ -254,16 +287,17 @@ class CommandVerifier:
         counts["rejected"] = sum(counts[r] for r in REASONS)
         return counts
 
-    def verify(self, topic: str, payload: bytes) -> Command | Rejection:
-        """A verified Command, or the Rejection (logged at WARNING, counted)."""
-        try:
-            with self._lock:
-                result: Command | Rejection = self._verify(topic, payload)
-        except _Reject as exc:
-            result = Rejection(exc.reason, exc.detail)
-        except Exception as exc:  # a bug must not let a message through or kill the caller
-            result = Rejection("bad_schema", summary(f"unexpected {type(exc).__name__}"))
+    def verify(self, topic: str, payload: bytes, retained: bool = False) -> Command | Rejection:
+        """A verified Command, or the Rejection (logged at WARNING, counted). `retained`: the
+        message carried the MQTT retain flag (a stored copy, not a fresh send): refused."""
         with self._lock:
+            self._doc = None
+            try:
+                result: Command | Rejection = self._verify(topic, payload, retained)
+            except _Reject as exc:
+                result = Rejection(exc.reason, exc.detail, *_identity(self._doc))
+            except Exception as exc:  # a bug must not let a message through or kill the caller
+                result = Rejection("bad_schema", summary(f"unexpected {type(exc).__name__}"))
             key = "accepted" if isinstance(result, Command) else result.reason
             self._counts[key] += 1
         if isinstance(result, Rejection):
@@ -276,7 +310,7 @@ class CommandVerifier:
         return result
 
     # Called with the lock held; raises _Reject.
-    def _verify(self, topic: str, payload: bytes) -> Command:
+    def _verify(self, topic: str, payload: bytes, retained: bool) -> Command:
         data = bytes(payload)
         if len(data) > self._max_bytes:
             raise _Reject("too_large", f"{len(data)} bytes > {self._max_bytes}")
@@ -284,8 +318,10 @@ class CommandVerifier:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise _Reject("not_utf8", f"invalid UTF-8 at byte {exc.start}") from None
-        doc = self._parse(text)
+        doc = self._doc = self._parse(text)
         env = self._schema(doc)
+        if retained:
+            raise _Reject("retained", "retained message: commands must be sent unretained")
         self._check_topic(topic, env)
         if env.site != self.site or env.gate not in (self.gate, "*"):
             raise _Reject("not_for_this_gate", f"for {env.site}/{env.gate}")
@@ -312,6 +348,8 @@ class CommandVerifier:
         if replay is not None:
             raise _Reject("replayed", replay)
         self._seen.add(env.id, issued_ns, expires_ns + self._skew_ns, now_ns)
+        if self._store is not None:
+            self._store.save_seen(self._seen.ids, self._seen.watermark_ns, now_ns)
         if env.name not in self._allowed:
             raise _Reject("unknown_command", f"{env.name!r} is not a command this gate knows")
         return Command(env.name, env.id, dict(env.args), issued_ns, expires_ns, env.kid, env.gate)

@@ -188,7 +188,25 @@ def test_each_rejection_reason(
 
 
 def test_every_reason_is_covered_by_a_case() -> None:
-    assert {c[0] for c in CASES} | {"replayed"} == set(REASONS)
+    assert {c[0] for c in CASES} | {"replayed", "retained"} == set(REASONS)
+
+
+def test_retained_message_is_refused_with_its_id_and_not_spent() -> None:
+    v = verifier()
+    message = signed()
+    result = v.verify(topic(), message, retained=True)
+    assert isinstance(result, Rejection) and result.reason == "retained"
+    assert result.id == json.loads(message)["id"] and result.name == "set_mode"
+    assert v.stats()["retained"] == 1
+    # Refused before the signature check: the id is not spent, the same send unretained passes.
+    assert isinstance(v.verify(topic(), message), Command)
+
+
+def test_rejections_carry_id_and_name_only_when_well_formed() -> None:
+    v = verifier()
+    assert (reject(v, topic(), b"{nope").id, reject(v, topic(), b"[]").name) == (None, None)
+    bad = reject(v, topic(), json.dumps(edited(id="../x", name="set_mode", kid="zz")).encode())
+    assert bad.reason == "bad_schema" and bad.id is None and bad.name == "set_mode"
 
 
 def test_replayed_id_is_refused_even_after_a_rejected_name() -> None:

@@ -33,7 +33,8 @@ class Publisher(_Link):
 
     With `on_command`, it also subscribes (QoS 1, renewed on every connect) to
     `{prefix}/{site}/{gate}/cmd/#` and `{prefix}/{site}/cmd/#` and calls
-    `on_command(topic, payload)` for each message. That call runs on paho's network thread:
+    `on_command(topic, payload, retained)` for each message (`retained`: the MQTT retain flag,
+    i.e. a stored copy delivered at subscribe time). That call runs on paho's network thread:
     it must only enqueue (e.g. `queue.put_nowait`) and return; verifying and applying belong
     to a consumer thread (edge.commands.verify.CommandVerifier). Its exceptions are logged, never
     propagated. The broker's PUBACK for a command is sent after it returns, so a command
@@ -52,7 +53,7 @@ class Publisher(_Link):
         clock_ns: Callable[[], int] = time.time_ns,
         max_inflight: int = DEFAULT_MAX_INFLIGHT,
         client_id: str | None = None,
-        on_command: Callable[[str, bytes], None] | None = None,
+        on_command: Callable[[str, bytes, bool], None] | None = None,
     ) -> None:
         for value, what in ((site, "site"), (gate, "gate")):
             try:
@@ -169,6 +170,12 @@ class Publisher(_Link):
         self._client.publish(topic, json.dumps(dict(metrics), default=str), qos=0, retain=False)
         return True
 
+    def publish_command_result(self, body: Mapping[str, object]) -> None:
+        """`.../cmd_result`, QoS 1, not retained: what became of one command message. paho
+        queues it while offline (a clean session: lost if the process ends first)."""
+        topic = gate_topic(self.prefix, self.site, self.gate, "cmd_result")
+        self._client.publish(topic, json.dumps(dict(body), default=str), qos=1, retain=False)
+
     def stats(self) -> dict[str, object]:
         """Outbox depth/age/full count, published/acked/connects/disconnects, inflight."""
         with self._cv:
@@ -257,7 +264,7 @@ class Publisher(_Link):
         if callback is None:
             return
         try:
-            callback(message.topic, bytes(message.payload))
+            callback(message.topic, bytes(message.payload), bool(message.retain))
         except Exception:  # never into paho's loop; the message itself is not logged
             self.counters["command_callback_errors"] += 1
             log.exception("on_command callback failed; command dropped")
