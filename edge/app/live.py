@@ -167,7 +167,6 @@ class LiveGate:
     def run(self) -> int:
         """Until SIGTERM/SIGINT (or `stop`), or until a non-looping source ends."""
         _install_signals(self.stop)
-        self.commands.start()
         publisher, outbox = open_publisher(
             self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message,
             extra_info={"settings": self.commands.settings_info()},
@@ -176,6 +175,8 @@ class LiveGate:
         self.commands.on_result = publisher.publish_command_result
         self.commands.on_applied = lambda: publisher.update_info(
             {"settings": self.commands.settings_info()})
+        # Verified only from here on (paho may enqueue earlier): every result has its sink.
+        self.commands.start()
         self.committer = Committer(
             publisher,
             durable=self.settings.state.dir is not None,
