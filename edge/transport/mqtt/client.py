@@ -33,8 +33,10 @@ class Subscriber(_Link):
     ) -> None:
         # clean_session=False with a fixed client_id: the broker keeps our subscription and
         # queues QoS 1 messages while we are away (a backend consumer; the outage tests).
+        # MQTT 3.1.1 and no packet size cap: a reader takes whatever the broker carries.
         super().__init__(
-            options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}", clean_session
+            options, client_id or f"gate-edge-tail-{secrets.token_hex(4)}", clean_session,
+            max_packet_bytes=None,
         )
         self._filters = list(filters)
         self._queue: queue.Queue[tuple[str, bytes]] = queue.Queue(max_queued)

@@ -8,6 +8,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from edge.errors import BrokerError, ConfigError
 from edge.transport.address import (
@@ -22,6 +24,15 @@ from edge.transport.mqtt.outage import OutageLog
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_INFLIGHT = 100
+
+# The largest MQTT packet a gate accepts, sent as MQTT 5's Maximum Packet Size on CONNECT: a
+# broker that honours it (Mosquitto >= 1.6, EMQX, HiveMQ, VerneMQ) drops a bigger message for
+# this client instead of sending it, so a 100 MB publish on a command topic is never buffered
+# by paho. The packet includes the topic and headers: 16,384 bytes of command
+# (edge.commands.envelope.DEFAULT_MAX_BYTES; tests check the two agree) + 4,096 for the fixed
+# header, the topic (site, gate and name are at most 64 characters each) and properties.
+# Commands between 16,384 bytes and this size still arrive and are refused as too_large.
+MAX_PACKET_BYTES = 16384 + 4096
 
 
 def _not_shutdown_noise(record: logging.LogRecord) -> bool:
@@ -48,18 +59,37 @@ class _Client(mqtt.Client):
             raise
 
 
+def connect_properties(max_packet_bytes: int | None) -> Properties | None:
+    """CONNECT properties of an MQTT 5 link (None for 3.1.1). No Session Expiry Interval:
+    it defaults to 0, so the session ends with the connection (3.1.1's clean session)."""
+    if max_packet_bytes is None:
+        return None
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    properties.MaximumPacketSize = max_packet_bytes
+    return properties
+
+
 def _new_client(
-    options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool = True
+    options: BrokerOptions, address: BrokerAddress, client_id: str, clean_session: bool,
+    max_packet_bytes: int | None,
 ) -> Any:
     has_tls_files = any((options.ca_file, options.cert_file, options.key_file))
     if has_tls_files and not address.tls:
         raise ConfigError(f"TLS files are configured but the broker URL is {address}; use mqtts://")
-    # MQTT 3.1.1 with a clean session: every broker speaks it, and the outbox (not the
-    # broker's session) is what keeps unacknowledged events across reconnects and restarts.
-    client = _Client(
-        CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
-        protocol=MQTTProtocolVersion.MQTTv311,
-    )
+    # A clean session either way: the outbox (not the broker's session) is what keeps
+    # unacknowledged events across reconnects and restarts. MQTT 5 (clean start on every
+    # connect, session expiry 0) only where a packet size cap is wanted; else 3.1.1.
+    if max_packet_bytes is None:
+        client = _Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean_session,
+            protocol=MQTTProtocolVersion.MQTTv311,
+        )
+    else:
+        if not clean_session:
+            raise ValueError("an MQTT 5 link here always starts clean")
+        client = _Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=MQTTProtocolVersion.MQTTv5
+        )
     client.enable_logger(_paho_log)
     client.suppress_exceptions = True  # a bug in a callback must not kill the network thread
     client.connect_timeout = options.connect_timeout_s
@@ -80,11 +110,21 @@ class _Link:
     """
 
     def __init__(
-        self, options: BrokerOptions, client_id: str, clean_session: bool = True
+        self, options: BrokerOptions, client_id: str, clean_session: bool = True,
+        max_packet_bytes: int | None = MAX_PACKET_BYTES,
     ) -> None:
+        """`max_packet_bytes` (default: the gate's cap) selects MQTT 5 with that Maximum
+        Packet Size on CONNECT; None selects MQTT 3.1.1 and no cap (`tail`, tests)."""
         self.options = options
         self.address = parse_broker_url(options.url)
-        self._client = _new_client(options, self.address, client_id, clean_session)
+        self._client = _new_client(
+            options, self.address, client_id, clean_session, max_packet_bytes
+        )
+        self._connect_kwargs: dict[str, Any] = {}
+        if max_packet_bytes is not None:
+            self._connect_kwargs = {
+                "clean_start": True, "properties": connect_properties(max_packet_bytes),
+            }
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_connect_fail = self._on_connect_fail
@@ -106,12 +146,17 @@ class _Link:
         """Start connecting without waiting: a live gate must come up and keep measuring
         (events wait in the outbox) when the broker is down at boot."""
         self._background = True
-        self._client.connect_async(self.address.host, self.address.port, self.options.keepalive_s)
+        self._client.connect_async(
+            self.address.host, self.address.port, self.options.keepalive_s, **self._connect_kwargs
+        )
         self._client.loop_start()
 
     def _open(self) -> None:
         try:
-            self._client.connect(self.address.host, self.address.port, self.options.keepalive_s)
+            self._client.connect(
+                self.address.host, self.address.port, self.options.keepalive_s,
+                **self._connect_kwargs,
+            )
         except OSError as exc:  # refused, unreachable, DNS, TLS handshake/verification
             raise BrokerError(f"cannot connect to MQTT broker {self.address}: {exc}") from exc
         self._client.loop_start()
