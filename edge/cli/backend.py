@@ -40,8 +40,26 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _target(args: argparse.Namespace) -> str:
+    """The envelope's `gate`: --gate NAME, or "*" for --all-gates; one of them is required."""
+    from edge.transport.events import check_topic_level
+
+    if args.all_gates:
+        return "*"
+    if args.gate is None:
+        raise ConfigError("push needs a target: --gate NAME or --all-gates")
+    if args.gate == "*":
+        raise ConfigError("--gate '*': use --all-gates to target every gate of the site")
+    try:
+        check_topic_level(args.gate, "--gate")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return str(args.gate)
+
+
 def cmd_push(args: argparse.Namespace) -> int:
     from edge.commands.envelope import command_topic
+    from edge.commands.handlers import validate_args
     from edge.commands.keys import load_private_key
     from edge.commands.verify import sign_command
     from edge.config import load_config, with_overrides
@@ -59,14 +77,14 @@ def cmd_push(args: argparse.Namespace) -> int:
             check_topic_level(value, what)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    if args.gate != "*":
-        try:
-            check_topic_level(args.gate, "--gate")
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
+    gate = _target(args)
+    try:
+        validate_args(args.name, args.args)  # the gate's own schema: refuse before signing
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     key = load_private_key(args.key)
-    payload = sign_command(key, args.name, args.args, args.site, args.gate, args.ttl)
-    topic = command_topic(prefix, args.site, args.gate, args.name)
+    payload = sign_command(key, args.name, args.args, args.site, gate, args.ttl)
+    topic = command_topic(prefix, args.site, gate, args.name)
     options = BrokerOptions(
         url=cfg.broker,
         credentials_file=cfg.credentials_file,
@@ -77,7 +95,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     )
     publish_once(options, topic, payload, timeout_s=cfg.connect_timeout_s)
     command_id = json.loads(payload)["id"]
-    target = "every gate of the site" if args.gate == "*" else f"gate {args.gate}"
+    target = "every gate of the site" if gate == "*" else f"gate {gate}"
     print(
         f"{args.name} id {command_id} -> {topic} ({target}; acknowledged by {cfg.broker}, "
         f"expires in {args.ttl:g} s)"
@@ -112,14 +130,18 @@ def add_backend_commands(sub: SubParsers) -> None:
         sub,
         "push",
         cmd_push,
-        "sign a command and publish it to a gate (or a whole site), QoS 1, waiting for PUBACK",
-        "gate-edge push quarantine.set --key keys/cmd-0123456789abcdef.key.pem --site s1 "
-        "--gate '*' --args '{\"subjects\": [\"resident-0007\"]}' --broker mqtt://127.0.0.1:1883",
+        "check a command's args against the gate's schema, sign it and publish it to one gate "
+        "(--gate) or a whole site (--all-gates), QoS 1, waiting for PUBACK",
+        "gate-edge push screening.set --key keys/cmd-0123456789abcdef.key.pem --site s1 "
+        "--gate north --args '{\"threshold_c\": 37.5}' --broker mqtt://127.0.0.1:1883",
     )
-    p.add_argument("name", help="command name, e.g. quarantine.set (one topic level)")
+    p.add_argument("name", help="command name, e.g. screening.set (one a gate implements)")
     p.add_argument("--key", type=Path, required=True, help="private key from `gate-edge keygen`")
     p.add_argument("--site", required=True, help="site name (topic level)")
-    p.add_argument("--gate", default="*", help="gate name, or '*' for every gate (default)")
+    target = p.add_mutually_exclusive_group()  # one is required (checked in cmd_push)
+    target.add_argument("--gate", help="target gate name")
+    target.add_argument("--all-gates", action="store_true",
+                        help="target every gate of the site (site topic)")
     p.add_argument("--args", type=_json_object, default={}, help="JSON object (default {})")
     p.add_argument("--ttl", type=_ttl, default=300.0, help="seconds until it expires (300)")
     p.add_argument("--config", type=Path, help="TOML config: broker, credentials, TLS, prefix")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 Args = TypeVar("Args", bound=BaseModel)
 
@@ -23,6 +23,27 @@ class ScreeningSetArgs(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     threshold_c: float | None = Field(None, ge=35.0, le=40.0)
     skin_offset_c: float | None = Field(None, ge=-5.0, le=5.0)
+
+
+# The argument schema of every command a gate implements: the gate's registry (edge.app) must
+# register these models for these names, and `gate-edge push` validates against them before
+# signing. Imports nothing of the pipeline.
+COMMAND_ARGS: Mapping[str, type[BaseModel]] = {"screening.set": ScreeningSetArgs}
+
+
+def validate_args(name: str, args: Mapping[str, Any]) -> BaseModel:
+    """`args` checked against the schema of command `name`: ValueError with a one-line
+    reason when the name is unknown or the arguments fail (what a gate would refuse)."""
+    model = COMMAND_ARGS.get(name)
+    if model is None:
+        raise ValueError(f"unknown command {name!r}; gates implement: {', '.join(COMMAND_ARGS)}")
+    try:
+        return model.model_validate(dict(args))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "args"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise ValueError(f"bad args for {name}: {where}: {first['msg']}{more}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +65,9 @@ class HandlerRegistry:
     ) -> None:
         if name in self._handlers:
             raise ValueError(f"command {name!r} is already registered")
+        if name in COMMAND_ARGS and args_model is not COMMAND_ARGS[name]:
+            raise ValueError(f"command {name!r} takes {COMMAND_ARGS[name].__name__} "
+                             "(COMMAND_ARGS), the schema `push` checks against")
         self._handlers[name] = Handler(args_model, apply)
 
     def __getitem__(self, name: str) -> Handler[Any]:
