@@ -204,8 +204,11 @@ class LiveGate:
             self.committer.close(self.guard.last_t_ns, evidence.decided_boxes(), evidence)
             if not publisher.flush(min(5.0, self.settings.mqtt.flush_timeout_s)):
                 log.warning(
-                    "%s events stay in the outbox for the next start",
+                    "%s events %s",
                     publisher.stats().get("outbox_depth"),
+                    "stay in the outbox for the next start"
+                    if self.settings.state.dir is not None
+                    else "are lost: no state.dir, the outbox was in memory",
                 )
             publisher.close()
             outbox.close()

@@ -198,9 +198,15 @@ def build_pipeline(settings: Settings, meta: StreamInfo) -> Pipeline:
 def flush_or_fail(publisher: Publisher, settings: Settings) -> None:
     """Replay's promise: it returns only once the broker acknowledged every event."""
     if not publisher.flush(settings.mqtt.flush_timeout_s):
+        # Only a state dir keeps them: without one the outbox lives in memory and ends here.
+        rest = (
+            f"the rest stay in {settings.state.dir / 'outbox.sqlite3'} for the next run"
+            if settings.state.dir is not None
+            else "the rest are lost (no state.dir: the outbox was in memory)"
+        )
         raise BrokerError(
             f"broker {settings.mqtt.broker} did not acknowledge every event within "
-            f"{settings.mqtt.flush_timeout_s:.0f} s; the rest stay in the outbox"
+            f"{settings.mqtt.flush_timeout_s:.0f} s; {rest}"
         )
 
 

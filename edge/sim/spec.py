@@ -83,7 +83,9 @@ class SceneSpec:
 
     def __post_init__(self) -> None:
         checks = [
-            ("people", self.people >= 0), ("passers", self.passers >= 0),
+            # Bounded: a scene is rendered in memory-sized pieces but written whole, and
+            # 1000 people is already a 40-minute recording.
+            ("people", 0 <= self.people <= 1000), ("passers", 0 <= self.passers <= 1000),
             ("fever_fraction", 0.0 <= self.fever_fraction <= 1.0),
             ("pair_fraction", 0.0 <= self.pair_fraction <= 1.0),
             ("width", 64 <= self.width <= 8192), ("height", 48 <= self.height <= 8192),
