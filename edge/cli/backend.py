@@ -58,12 +58,12 @@ def _target(args: argparse.Namespace) -> str:
 
 
 def cmd_push(args: argparse.Namespace) -> int:
+    from edge.app.wiring import broker_options
     from edge.commands.envelope import command_topic
     from edge.commands.handlers import validate_args
     from edge.commands.keys import load_private_key
     from edge.commands.verify import sign_command
     from edge.config import load_config, with_overrides
-    from edge.transport.address import BrokerOptions
     from edge.transport.events import check_topic_level
     from edge.transport.mqtt import publish_once
 
@@ -85,15 +85,7 @@ def cmd_push(args: argparse.Namespace) -> int:
     key = load_private_key(args.key)
     payload = sign_command(key, args.name, args.args, args.site, gate, args.ttl)
     topic = command_topic(prefix, args.site, gate, args.name)
-    options = BrokerOptions(
-        url=cfg.broker,
-        credentials_file=cfg.credentials_file,
-        ca_file=cfg.ca_file,
-        cert_file=cfg.cert_file,
-        key_file=cfg.key_file,
-        connect_timeout_s=cfg.connect_timeout_s,
-    )
-    publish_once(options, topic, payload, timeout_s=cfg.connect_timeout_s)
+    publish_once(broker_options(settings), topic, payload, timeout_s=cfg.connect_timeout_s)
     command_id = json.loads(payload)["id"]
     target = "every gate of the site" if gate == "*" else f"gate {gate}"
     print(

@@ -17,8 +17,8 @@ import numpy as np
 import numpy.typing as npt
 import tomlkit
 
-from edge.config import validate
 from edge.errors import ConfigError
+from edge.evaluation.config_edit import set_config_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,23 +69,8 @@ def fit(rgb: npt.NDArray[np.float64], thermal: npt.NDArray[np.float64]) -> Calib
 
 def write_into_config(config: Path, homography: npt.NDArray[np.float64]) -> None:
     """Set `[registration] rgb_to_thermal` in the TOML file, keeping everything else."""
-    try:
-        doc = (
-            tomlkit.parse(config.read_text(encoding="utf-8"))
-            if config.exists()
-            else tomlkit.document()
-        )
-    except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
-        raise ConfigError(f"{config}: cannot edit config: {exc}") from None
-    section = doc.get("registration")
-    if section is None:
-        section = tomlkit.table()
-        doc["registration"] = section
     matrix = tomlkit.array()
     for row in homography.tolist():
         matrix.append([round(v, 9) for v in row])
     matrix.multiline(True)
-    section["rgb_to_thermal"] = matrix
-    text = tomlkit.dumps(doc)
-    validate(tomlkit.parse(text).unwrap(), str(config))  # never write a config we would refuse
-    config.write_text(text, encoding="utf-8")
+    set_config_value(config, "registration", "rgb_to_thermal", matrix, create=True)

@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import tomlkit
 
-from edge.config import validate
 from edge.core.bodytemp import body_from_skin_c, site_map
 from edge.errors import ConfigError
+from edge.evaluation.config_edit import set_config_value
 
 MIN_PAIRS = 5
 MAX_MAD_C = 0.4  # body degC; the FDA fit's own error against oral is 0.24-0.31 C (MAE)
@@ -344,22 +344,11 @@ def write_offset(config: Path, cal: TempCalibration) -> float:
     """Set `[screening] skin_offset_c` (rounded to 0.01 C) in the TOML file with the fit's
     residual as its comment, keeping everything else; never writes a config that fails
     validation. Returns the value written."""
-    try:
-        doc = tomlkit.parse(config.read_text(encoding="utf-8"))
-    except (OSError, tomlkit.exceptions.TOMLKitError) as exc:
-        raise ConfigError(f"{config}: cannot edit config: {exc}") from None
-    section = doc.get("screening")
-    if section is None:
-        section = tomlkit.table()
-        doc["screening"] = section
     value = round(cal.offset_c, 2)
     item = tomlkit.item(value)
     item.comment(
         f"gate-edge calibrate-temp: {len(cal.used)} readings, residual MAD {cal.mad_c:.2f} C, "
         f"+-{cal.uncertainty_c:.2f} C"
     )
-    section["skin_offset_c"] = item
-    text = tomlkit.dumps(doc)
-    validate(tomlkit.parse(text).unwrap(), str(config))  # never write a config we would refuse
-    config.write_text(text, encoding="utf-8")
+    set_config_value(config, "screening", "skin_offset_c", item, create=False)
     return value
