@@ -42,6 +42,25 @@ class CanthusSampler:
         self._offsets = disc_offsets(radius_px)
         self._local: npt.NDArray[np.float32] | None = None
         self._reader = PeakReader(peak)
+        self._prepared_for: npt.NDArray[np.float32] | None = None  # the frame last prepared
+        self._image: npt.NDArray[np.float32] | None = None
+
+    def _prepared(self, temp_c: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The whole-frame pass (defect cleaning, or the local mean), once per thermal frame:
+        RGB frames come faster than thermal ones, and several are measured against the
+        same thermal frame (the pipeline hands over a new array for every thermal frame)."""
+        if temp_c is self._prepared_for and self._image is not None:
+            return self._image
+        if self.statistic == "peak":
+            image = self._reader.clean(temp_c)
+        else:
+            if self._local is None or self._local.shape != temp_c.shape:
+                self._local = np.empty_like(temp_c)
+            k = self.window_px
+            cv2.blur(temp_c, (k, k), dst=self._local, borderType=cv2.BORDER_REPLICATE)
+            image = self._local
+        self._prepared_for, self._image = temp_c, image
+        return image
 
     def __call__(
         self, temp_c: npt.NDArray[np.float32], canthi_px: npt.NDArray[np.float32]
@@ -51,14 +70,7 @@ class CanthusSampler:
         n = canthi_px.shape[0]
         if n == 0:
             return np.empty(0, dtype=np.float32)
-        if self.statistic == "peak":
-            image = self._reader.clean(temp_c)
-        else:
-            if self._local is None or self._local.shape != temp_c.shape:
-                self._local = np.empty_like(temp_c)
-            k = self.window_px
-            cv2.blur(temp_c, (k, k), dst=self._local, borderType=cv2.BORDER_REPLICATE)
-            image = self._local
+        image = self._prepared(temp_c)
         height, width = temp_c.shape
         centre = np.rint(canthi_px).astype(np.int64)  # (N, 2, 2)
         xs = centre[..., 0, None] + self._offsets[:, 0]  # (N, 2, K)
