@@ -45,10 +45,14 @@ def _speed(text: str) -> float | None:
 
 def _decision_line(d: Decision) -> str:
     t = d.temperature
+    who = "" if not d.recognition else f", {d.match.subject if d.match else 'not recognised'}"
+    if t is None:
+        why = f" ({d.reason})" if d.reason else ""
+        return f"{d.type}{why} track {d.track:<4}{who}"
     mark = "FEVER    " if d.type == "fever" else "screening"
     return (
         f"{mark} track {d.track:<4} {t.body_c:5.2f} C (skin {t.skin_c:.2f}, {t.samples} samples,"
-        f" ref {'ok' if t.reference_ok else 'NOT ok'})"
+        f" ref {'ok' if t.reference_ok else 'NOT ok'}{who})"
     )
 
 

@@ -1,6 +1,6 @@
 """Per-track evidence accumulated over frames, one accumulator per kind of evidence.
 
-Temperature today; identity (embeddings of a track's best frames) and passes come next, each
+Temperature and identity (the nearest subjects of a track's best frames); passes come next, each
 as its own accumulator keyed by track id, so the tracker stays geometry-only and `decide`
 stays pure.
 """
@@ -61,3 +61,62 @@ class TemperatureSamples:
         self._face_w.pop(track_id, None)
         self._room_c.pop(track_id, None)
         self._reference_ok.pop(track_id, None)
+
+
+class IdentitySamples:
+    """Each track's recognised frames, the best `keep` by face quality: (nearest subject,
+    distance, quality). Bounds the embedder's work: a track asks for a frame only while it
+    holds fewer than `keep`, or when a face is clearly better than its worst kept one (a
+    person walking up is sharpest and largest last), at most `max_embeds` times in all."""
+
+    IMPROVE = 1.25  # a kept frame is replaced by one at least this much better
+
+    def __init__(self, keep: int, max_embeds: int | None = None) -> None:
+        self._keep = keep
+        self._max_embeds = max_embeds if max_embeds is not None else 3 * keep
+        self._samples: dict[int, list[tuple[str | None, float, float]]] = {}
+        self._embeds: dict[int, int] = {}
+
+    def wanted(
+        self,
+        track_ids: npt.NDArray[np.int64],
+        quality: npt.NDArray[np.float32],
+        eligible: npt.NDArray[np.bool_],
+    ) -> npt.NDArray[np.bool_]:
+        """(N,) which of this frame's faces to embed: eligible ones whose track needs them."""
+        want = np.zeros(track_ids.shape[0], dtype=bool)
+        for i in np.flatnonzero(eligible).tolist():  # per face in view, a handful
+            tid = int(track_ids[i])
+            kept = self._samples.get(tid, [])
+            if self._embeds.get(tid, 0) >= self._max_embeds:
+                continue
+            worst = min((q for _, _, q in kept), default=0.0)
+            want[i] = len(kept) < self._keep or float(quality[i]) >= self.IMPROVE * worst
+        return want
+
+    def add(
+        self,
+        track_ids: npt.NDArray[np.int64],
+        subjects: list[str | None],
+        distances: npt.NDArray[np.float32],
+        quality: npt.NDArray[np.float32],
+    ) -> None:
+        """The embedded faces of one frame: (K,) track ids, nearest subjects, distances and
+        qualities, in the same order."""
+        rows = zip(track_ids.tolist(), subjects, distances.tolist(), quality.tolist(), strict=True)
+        for tid, subject, dist, q in rows:
+            kept = self._samples.setdefault(tid, [])
+            kept.append((subject, float(dist), float(q)))
+            kept.sort(key=lambda s: -s[2])
+            del kept[self._keep :]
+            self._embeds[tid] = self._embeds.get(tid, 0) + 1
+
+    def samples(self, track_id: int) -> list[tuple[str | None, float]]:
+        return [(s, d) for s, d, _ in self._samples.get(track_id, [])]
+
+    def count(self, track_id: int) -> int:
+        return len(self._samples.get(track_id, ()))
+
+    def drop(self, track_id: int) -> None:
+        self._samples.pop(track_id, None)
+        self._embeds.pop(track_id, None)

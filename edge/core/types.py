@@ -113,8 +113,23 @@ class TemperatureReading:
     baseline_c: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A face recognised as an enrolled subject: `distance` is the Euclidean distance between
+    descriptors (smaller = more alike) that decided it."""
+
+    subject: str
+    distance: float
+
+
 # recheck: measured, but the reading cannot be trusted (reference lost); check by hand.
-DecisionType = Literal["screening", "fever", "recheck"]
+TemperatureType = Literal["screening", "fever", "recheck"]
+# Access and identity decisions (docs/mqtt.md): one per person and kind.
+AccessType = Literal["pass.granted", "pass.denied", "quarantine.breach"]
+DecisionType = Literal[
+    "screening", "fever", "recheck", "pass.granted", "pass.denied", "quarantine.breach"
+]
+TEMPERATURE_TYPES: tuple[str, ...] = ("screening", "fever", "recheck")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +139,17 @@ class Decision:
     type: DecisionType
     t_ns: int
     track: int
-    temperature: TemperatureReading
+    temperature: TemperatureReading | None  # None only for access / identity decisions
     bbox: tuple[int, int, int, int]  # the person's last box (x, y, w, h) in `bbox_frame` pixels
     bbox_frame: Literal["thermal", "rgb"] = "thermal"  # upright thermal or RGB camera pixels
+    # Recognition on: the person's identity (None = not recognised: a stranger, or no face
+    # good enough). `recognition` says whether it was looked for at all, so events carry
+    # `match: null` only when recognition is on.
+    match: Match | None = None
+    recognition: bool = False
+    subject: str | None = None  # access decisions: whose access (the match's, or the pass's)
+    reason: str | None = None  # pass.denied: why (docs/mqtt.md)
+
+    @property
+    def is_temperature(self) -> bool:
+        return self.type in TEMPERATURE_TYPES

@@ -27,7 +27,8 @@ class PersonResult:
 
     @property
     def measured_c(self) -> float | None:
-        return self.events[0].temperature.body_c if self.events else None
+        temps = [e.temperature for e in self.events if e.temperature is not None]
+        return temps[0].body_c if temps else None
 
     @property
     def error_c(self) -> float | None:
@@ -165,7 +166,7 @@ def match(
 
         def distance(i: int, d: Decision = d) -> float:
             # RGB + thermal decisions carry an RGB box; thermal-only ones a thermal box.
-            if d.temperature.site == "canthus":
+            if d.bbox_frame == "rgb":
                 box = people[i].get("head_box_rgb")
                 centre = _centre(tuple(box)) if box else None
             else:

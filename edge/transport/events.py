@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from ulid import ULID
 
-from edge.core.types import Decision, TemperatureReading
+from edge.core.types import Decision, Match, TemperatureReading
 
 SCHEMA = "gate-edge/event/1"
 EVENT_TYPES: tuple[str, ...] = (
@@ -88,13 +88,31 @@ def event_body(
     }
 
 
+def match_field(match: Match | None) -> dict[str, object] | None:
+    """`match` = {"subject", "distance"} (descriptor distance, 0.0001 resolution) or null."""
+    if match is None:
+        return None
+    return {"subject": match.subject, "distance": round(float(match.distance), 4)}
+
+
 def decision_body(decision: Decision, *, site: str, gate: str, wall_ns: int) -> dict[str, object]:
-    """A screening / fever event without `id` and `seq`."""
+    """An event without `id` and `seq`: temperature decisions carry `temperature` (and
+    `match` when recognition is on); access decisions `subject`, `match`, `pass` (and
+    `reason` for a denial)."""
     body = event_body(
         decision.type, site=site, gate=gate, wall_ns=wall_ns, t_ns=decision.t_ns,
         track=decision.track,
     )
-    body["temperature"] = temperature_field(decision.temperature)
+    if decision.temperature is not None:
+        body["temperature"] = temperature_field(decision.temperature)
+        if decision.recognition:
+            body["match"] = match_field(decision.match)
+    else:
+        body["subject"] = decision.subject
+        body["match"] = match_field(decision.match)
+        body["pass"] = None  # admitted or refused by face: no pass was shown
+        if decision.type == "pass.denied":
+            body["reason"] = decision.reason
     # Where the face was (x, y, w, h) and in which image: lets a backend or an evaluation
     # tell two people in view together apart. Pixels only, no image (docs/mqtt.md).
     body["bbox"] = list(decision.bbox)
