@@ -243,6 +243,26 @@ class StateConfig(_Section):
     dir: LaxPath | None = None  # outbox and sequence numbers; None keeps them in memory
 
 
+class IdentityConfig(_Section):
+    """Face recognition against the list store (docs/lists.md); RGB + thermal mode only."""
+
+    enabled: bool = False
+    lists_dir: LaxPath | None = None  # default: lists/ in state.dir
+    # Largest descriptor distance that is the same person: chosen on the ROC of the shared
+    # photos (docs/face-threshold.md); smaller admits fewer strangers and misses more residents.
+    threshold: float = Field(0.5, gt=0.0, lt=2.0)
+    samples: int = Field(3, ge=1, le=20)  # best frames embedded per person
+    min_quality: float = Field(0.5, ge=0.0, le=10.0)  # edge.vision.embedder.face_quality
+    grant_residents_by_face: bool = False  # pass.granted for recognised residents, no pass
+    health_allowed: list[Literal["green", "yellow", "red"]] = ["green"]
+
+    @model_validator(mode="after")
+    def _allowed_not_empty(self) -> IdentityConfig:
+        if self.grant_residents_by_face and not self.health_allowed:
+            raise _cross("health_allowed", [], "admitting by face needs at least one status")
+        return self
+
+
 class Settings(_Section):
     # auto: RGB + thermal when the source has both streams and a registration, else thermal.
     mode: Literal["auto", "thermal", "rgb_thermal"] = "auto"
@@ -256,6 +276,23 @@ class Settings(_Section):
     source: SourceConfig = SourceConfig()
     commands: CommandsConfig = CommandsConfig()
     state: StateConfig = StateConfig()
+    identity: IdentityConfig = IdentityConfig()
+
+    @model_validator(mode="after")
+    def _lists_somewhere(self) -> Settings:
+        if self.identity.enabled and self.identity.lists_dir is None and self.state.dir is None:
+            raise _cross(
+                "identity", None,
+                "identity.enabled needs identity.lists_dir, or state.dir to keep lists/ in",
+            )
+        return self
+
+    @property
+    def lists_dir(self) -> Path | None:
+        """Where the list store lives (None: recognition cannot run)."""
+        if self.identity.lists_dir is not None:
+            return self.identity.lists_dir
+        return self.state.dir / "lists" if self.state.dir is not None else None
 
 
 def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:

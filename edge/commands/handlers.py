@@ -46,10 +46,23 @@ def validate_args(name: str, args: Mapping[str, Any]) -> BaseModel:
         raise ValueError(f"bad args for {name}: {where}: {first['msg']}{more}") from None
 
 
+class CommandRejected(Exception):
+    """A handler refuses a valid command (e.g. a list increment that does not follow the
+    gate's version); `reason` goes to the sender's `cmd_result` and the log."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
 @dataclass(frozen=True, slots=True)
 class Handler(Generic[Args]):
     args_model: type[Args]
     apply: Callable[[Args], None]
+    # The command's arguments are settings to keep (commands.json) and apply again at start;
+    # False for commands that persist their own effect (list sync: the list store).
+    settings: bool = True
 
     def __call__(self, args: Mapping[str, Any]) -> None:
         """Validate `args` (pydantic ValidationError when bad), then apply them."""
@@ -61,14 +74,19 @@ class HandlerRegistry:
         self._handlers: dict[str, Handler[Any]] = {}
 
     def register(
-        self, name: str, args_model: type[Args], apply: Callable[[Args], None]
+        self,
+        name: str,
+        args_model: type[Args],
+        apply: Callable[[Args], None],
+        *,
+        settings: bool = True,
     ) -> None:
         if name in self._handlers:
             raise ValueError(f"command {name!r} is already registered")
         if name in COMMAND_ARGS and args_model is not COMMAND_ARGS[name]:
             raise ValueError(f"command {name!r} takes {COMMAND_ARGS[name].__name__} "
                              "(COMMAND_ARGS), the schema `push` checks against")
-        self._handlers[name] = Handler(args_model, apply)
+        self._handlers[name] = Handler(args_model, apply, settings)
 
     def __getitem__(self, name: str) -> Handler[Any]:
         return self._handlers[name]

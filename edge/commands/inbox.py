@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from edge.commands.handlers import HandlerRegistry
+from edge.commands.handlers import CommandRejected, HandlerRegistry
 from edge.commands.store import CommandStore
 from edge.commands.verify import Command, CommandVerifier
 from edge.transport.events import iso_utc_ms
@@ -126,6 +126,11 @@ class CommandInbox:
     def _apply(self, command: Command) -> bool:
         try:
             self._handlers[command.name](command.args)
+        except CommandRejected as exc:
+            log.warning("command rejected: %s %s (id %s)", command.name, exc, command.id)
+            self.counters[exc.reason] += 1
+            self._report(command.id, command.name, exc.reason)
+            return False
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "args"
@@ -137,7 +142,8 @@ class CommandInbox:
         log.info("command applied: %s %s (id %s, key %s)",
                  command.name, command.args, command.id, command.kid)
         self.counters["applied"] += 1
-        self._store.record_applied(command.name, command.args, command.id)
+        if self._handlers[command.name].settings:  # list sync persists in the list store
+            self._store.record_applied(command.name, command.args, command.id)
         self._report(command.id, command.name, None)
         if self.on_applied is not None:
             self.on_applied()
