@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -58,6 +58,11 @@ class HeadCrop:
     landmarks: F32  # (5, 2): left eye, right eye, nose, mouth left, mouth right
     face_box: tuple[float, float, float, float]  # x, y, w, h as the analyzer found it
     skin_bgr: tuple[int, int, int]  # mean colour around the nose (neck colour)
+    # Where the crop came from, for identity scenes (edge.sim.cast): the photo, how many faces
+    # the analyzer found in it, and the kept face's eye-centre distance in photo pixels.
+    photo: Path | None = None
+    faces_in_photo: int = 1
+    eye_px: float = 0.0
 
     @property
     def size(self) -> tuple[int, int]:
@@ -199,9 +204,11 @@ def load_library(faces_dir: Path | None, analyzer: FaceFinder | None = None) -> 
         if loaded is None or finder is None:
             continue
         image: U8 = np.asarray(loaded, np.uint8)
-        crop = head_crop(image, finder.analyze(image), path.stem, identities.get(path.name))
+        found = finder.analyze(image)
+        crop = head_crop(image, found, path.stem, identities.get(path.name))
         if crop is not None:
-            crops.append(crop)
+            crops.append(replace(crop, photo=path, faces_in_photo=len(found.boxes),
+                                 eye_px=_eye_px(found)))
     if not crops:
         where = faces_dir if faces_dir is not None else DEFAULT_PHOTO
         raise ConfigError(f"synth: no photo in {where} has a measurable face "
@@ -260,6 +267,14 @@ def head_crop(
     bgr = np.ascontiguousarray(cut, dtype=np.uint8)
     return HeadCrop(subject, identity or subject, bgr, landmarks.astype(np.float32), box,
                     _skin_colour(bgr, landmarks))
+
+
+def _eye_px(faces: Detections) -> float:
+    """Eye-centre distance (pixels) of the face head_crop keeps: the widest measurable one."""
+    candidates = np.flatnonzero(faces.measurable)
+    i = int(candidates[np.argmax(faces.boxes[candidates, 2])])
+    eyes = faces.landmarks[i]
+    return float(np.hypot(*(eyes[RIGHT_EYE] - eyes[LEFT_EYE])))
 
 
 def _skin_colour(bgr: U8, landmarks: F32) -> tuple[int, int, int]:

@@ -21,6 +21,7 @@ centres are in labels.json (`canthus_thermal`, `canthus_rgb`).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -30,7 +31,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.sim.faces import FaceFinder, load_library
+from edge.sim.cast import QUARANTINED, RESIDENT, STRANGER, Cast, cast, enroll_plan, expected_events
+from edge.sim.faces import FaceFinder, HeadCrop, load_library
 from edge.sim.optics import draw_anatomy
 from edge.sim.rgb_plan import Pose, RgbSceneSpec, Timeline, plan, rgb_to_thermal
 from edge.sim.rgb_scene import Scene, apply_h
@@ -53,6 +55,11 @@ class RgbSynthSummary:
     rgb_frames: int
     thermal_frames: int
     duration_s: float
+    enrolled: tuple[str, ...] = ()  # identity scenes: subject ids in enroll.json
+    enroll_plan: Path | None = None  # identity scenes: <out>/enroll.json
+
+
+ENROLL_PLAN = "enroll.json"
 
 
 def _clock(n: int, fps: float, offset_ns: int, rng: np.random.Generator) -> list[int]:
@@ -63,8 +70,8 @@ def _clock(n: int, fps: float, offset_ns: int, rng: np.random.Generator) -> list
 class _Truth:
     """What labels.json reports per person, gathered from the RGB frames as they render."""
 
-    def __init__(self, scene: Scene) -> None:
-        self.scene = scene
+    def __init__(self, scene: Scene, the_cast: Cast | None, grant_by_face: bool) -> None:
+        self.scene, self.cast, self.grant_by_face = scene, the_cast, grant_by_face
         self.seen: dict[int, list[int]] = {}
         self.best: dict[int, tuple[float, dict[str, Any]]] = {}  # face_px, labels at closest
 
@@ -96,6 +103,18 @@ class _Truth:
                 "face_px": round(pose.face_px, 2),
                 "face_px_thermal": round(pose.face_px * self.scene.px_scale, 2)})
 
+    def _who(self, n: int) -> dict[str, Any]:
+        """subject and expect; identity scenes add role and photo (the subject is then the
+        enrolled id, or null for a stranger)."""
+        person = self.scene.people[n]
+        photo = self.scene.crops[person.crop].subject
+        temperature = "fever" if person.fever else "screening"
+        if self.cast is None:
+            return {"subject": photo, "pass": None, "expect": [temperature]}
+        member = self.cast.members[n]
+        return {"subject": member.subject, "pass": None, "role": member.role, "photo": photo,
+                "expect": expected_events(member, temperature, self.grant_by_face)}
+
     def people(self, thermal_t_ns: list[int]) -> list[dict[str, Any]]:
         out = []
         stamps = np.array(thermal_t_ns, np.int64)
@@ -107,9 +126,7 @@ class _Truth:
             anatomy = self.scene.anatomy[n]
             out.append({
                 "label": person.label, "enter_ns": self.seen[n][0], "exit_ns": self.seen[n][-1],
-                "temp_c": person.temp_c, "fever": person.fever,
-                "subject": self.scene.crops[person.crop].subject, "pass": None,
-                "expect": ["fever" if person.fever else "screening"],
+                "temp_c": person.temp_c, "fever": person.fever, **self._who(n),
                 "identity": self.scene.crops[person.crop].identity,
                 "group": person.group, "pair": person.group if person.paired else None,
                 "skin_c": round(person.skin_c, 4), **extra, "closest_thermal_ns": nearest,
@@ -129,10 +146,14 @@ def synthesize_rgb(
     bytes. `progress(done, total)` is called after each frame of either stream.
     """
     crops = load_library(spec.faces_dir, analyzer)
-    layout_seq, noise_seq, clock_seq, anatomy_seq = np.random.SeedSequence(spec.seed).spawn(4)
-    rng, noise_rng = np.random.default_rng(layout_seq), np.random.default_rng(noise_seq)
-    clock_rng, anatomy_rng = np.random.default_rng(clock_seq), np.random.default_rng(anatomy_seq)
-    people, timeline = plan(spec, [c.identity for c in crops], rng)
+    # The fifth stream casts identity roles; the first four are what scenes without roles
+    # always used (spawned children depend only on their index), so those stay byte-identical.
+    seqs = np.random.SeedSequence(spec.seed).spawn(5)
+    rng, noise_rng = np.random.default_rng(seqs[0]), np.random.default_rng(seqs[1])
+    clock_rng, anatomy_rng = np.random.default_rng(seqs[2]), np.random.default_rng(seqs[3])
+    the_cast = _cast(spec, crops, np.random.default_rng(seqs[4]))
+    photos = [m.crop for m in the_cast.members] if the_cast is not None else None
+    people, timeline = plan(spec, [c.identity for c in crops], rng, photos)
     near_px = {m: near for g in timeline.groups
                for m, near in zip(g.members, g.near_px, strict=True)}
     scene = Scene(spec, people, crops, near_px, [draw_anatomy(anatomy_rng) for _ in people])
@@ -146,7 +167,9 @@ def synthesize_rgb(
     summary = RgbSynthSummary(
         people=len(people), fevers=sum(p.fever for p in people),
         pairs=len({p.group for p in people if p.paired}), subjects=subjects, library=len(crops),
-        rgb_frames=n_rgb, thermal_frames=n_thermal, duration_s=timeline.duration_s)
+        rgb_frames=n_rgb, thermal_frames=n_thermal, duration_s=timeline.duration_s,
+        enrolled=tuple(str(m.subject) for m in the_cast.enrolled) if the_cast else (),
+        enroll_plan=out_dir / ENROLL_PLAN if the_cast else None)
     writer = RecordingWriter(
         out_dir, width=spec.thermal_width, height=spec.thermal_height, encoding="centikelvin",
         reference=scene.reference, ambient_c=spec.ambient_c,
@@ -154,7 +177,7 @@ def synthesize_rgb(
         source=(f"gate-edge synth_rgb, seed {spec.seed}: {summary.people} people "
                 f"({summary.fevers} fever, {summary.pairs} pairs), {len(subjects)} identities "
                 f"from {spec.faces_dir or 'matplotlib grace_hopper.jpg'}"))
-    truth = _Truth(scene)
+    truth = _Truth(scene, the_cast, spec.grant_by_face)
     with writer:
         _render(writer, scene, timeline, truth, (rgb_t, thermal_t), phase_rad, noise_rng, progress)
         scene_dict = {**asdict(spec), "faces_dir": str(spec.faces_dir) if spec.faces_dir else None}
@@ -168,8 +191,30 @@ def synthesize_rgb(
                       "drift": {"amplitude_c": spec.drift_c, "period_frames": n_thermal,
                                 "phase_rad": phase_rad},
                       "rgb_to_thermal": scene.h.tolist(), "subjects": list(subjects),
-                      "library": [c.subject for c in crops]}})
+                      "library": [c.subject for c in crops]},
+            **_identity_labels(spec, the_cast)})
+    if the_cast is not None:
+        text = json.dumps(enroll_plan(the_cast, crops), indent=2) + "\n"
+        (out_dir / ENROLL_PLAN).write_text(text, encoding="utf-8")
     return summary
+
+
+def _cast(spec: RgbSceneSpec, crops: list[HeadCrop], rng: np.random.Generator) -> Cast | None:
+    if not spec.with_roles:
+        return None
+    counts = {RESIDENT: spec.residents, QUARANTINED: spec.quarantined, STRANGER: spec.strangers}
+    return cast(counts, crops, spec.enroll_min_eye_px, spec.quarantine_until, rng)
+
+
+def _identity_labels(spec: RgbSceneSpec, the_cast: Cast | None) -> dict[str, Any]:
+    """labels.json's top-level `identity` (identity scenes only)."""
+    if the_cast is None:
+        return {}
+    return {"identity": {
+        "enroll_plan": ENROLL_PLAN, "lists": "lists", "grant_residents_by_face": spec.grant_by_face,
+        "quarantine_until": the_cast.quarantine_until,
+        "roles": {RESIDENT: spec.residents, QUARANTINED: spec.quarantined,
+                  STRANGER: spec.strangers}}}
 
 
 def _render(

@@ -55,6 +55,9 @@ THERMAL_CENTRE_AT = (0.52, 0.485)  # RGB point (fractions of the frame) the ther
 THERMAL_ROTATION_DEG = 0.6
 PERSPECTIVE = (1.5e-5, -1.0e-5)  # per base RGB pixel, in RGB coordinates centred on that point
 EDGE_MARGIN_PX = 45.0  # heads at the gate stay this far inside the RGB frame (thermal view)
+# A home quarantine in force whichever clock the gate judges it by: the scene's (2023, EPOCH_NS)
+# or today's wall clock; a date near either would expire under the other.
+QUARANTINE_UNTIL = "2099-12-31T23:59:59Z"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,14 @@ class RgbSceneSpec:
     # that gives it through hfov_deg; None for both: 125-150 RGB px (118-135 in pairs).
     face_px: float | None = None
     distance_m: float | None = None
+    # Identity roles (edge.sim.cast): all 0 is a scene without them (people show photos round
+    # robin, as before); otherwise `people` must be their sum.
+    residents: int = 0
+    strangers: int = 0
+    quarantined: int = 0
+    grant_by_face: bool = False  # residents expect pass.granted (site grants by face)
+    quarantine_until: str = QUARANTINE_UNTIL
+    enroll_min_eye_px: float = 0.0  # photos with closer eyes never enrol (enrolment's minimum)
 
     def __post_init__(self) -> None:
         checks = [
@@ -99,10 +110,14 @@ class RgbSceneSpec:
             ("rgb_fps", 1.0 <= self.rgb_fps <= 120.0),
             ("thermal_fps", 1.0 <= self.thermal_fps <= 120.0),
             ("noise_c", self.noise_c >= 0.0), ("drift_c", self.drift_c >= 0.0),
+            *((n, getattr(self, n) >= 0) for n in ("residents", "strangers", "quarantined")),
         ]
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"synth: {name} = {getattr(self, name)!r} is out of range")
+        if self.with_roles and self.people != self.residents + self.strangers + self.quarantined:
+            raise ConfigError(f"synth: people = {self.people} but residents + strangers + "
+                              f"quarantined = {self.residents + self.strangers + self.quarantined}")
         check_optics(self.supersample, self.psf_sigma_px, self.hotspot_sigma_px, self.hfov_deg)
         near = self.near_face_px
         if near is not None:
@@ -122,6 +137,10 @@ class RgbSceneSpec:
         if widest_rgb < FAR_FACE_PX * self.scale / 2:
             raise ConfigError(f"synth: face_px = {self.near_face_px:.3g} thermal px is a "
                               f"{widest_rgb:.0f} px face in RGB: too small to find")
+
+    @property
+    def with_roles(self) -> bool:
+        return self.residents + self.strangers + self.quarantined > 0
 
     @property
     def scale(self) -> float:
@@ -273,10 +292,11 @@ class Timeline:
         return self.groups[i].poses(t_s, self.far_px) if i >= 0 else []
 
 
-def plan(spec: RgbSceneSpec, identities: list[str], rng: np.random.Generator) -> tuple[
-        list[Person], Timeline]:
+def plan(spec: RgbSceneSpec, identities: list[str], rng: np.random.Generator,
+         photos: list[int] | None = None) -> tuple[list[Person], Timeline]:
     """People in order of appearance and their motion. `identities[i]` is who library photo i
-    shows; people cycle through the photos, one photo of each identity per round."""
+    shows; people cycle through the photos, one photo of each identity per round, unless
+    `photos` gives each person's photo (identity scenes, edge.sim.cast)."""
     kinds = ["pair"] * spec.n_pairs + ["single"] * (spec.people - 2 * spec.n_pairs)
     kinds = [kinds[i] for i in rng.permutation(len(kinds))]
     sizes = [2 if kind == "pair" else 1 for kind in kinds]
@@ -288,7 +308,7 @@ def plan(spec: RgbSceneSpec, identities: list[str], rng: np.random.Generator) ->
     fevers = {int(starts[pair_groups[c]]) + int(rng.integers(2)) for c in chosen}
     rest = [s for s in range(spec.people) if s not in fevers]
     fevers |= {int(s) for s in rng.choice(rest, size=spec.n_fevers - len(fevers), replace=False)}
-    order = _crop_order(identities, rng)
+    order = photos if photos is not None else _crop_order(identities, rng)
     n_crops = len(order)
     people: list[Person] = []
     for g, size in enumerate(sizes):
