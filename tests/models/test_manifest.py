@@ -27,7 +27,7 @@ from tests.shared import REPO_ROOT as REPO
 def test_manifest_is_the_packaged_one_and_complete() -> None:
     assert models.MANIFEST_PATH.read_bytes() == (REPO / "models" / "manifest.json").read_bytes()
     specs = models.manifest()
-    assert models.default_names() == ["blazeface_full_range", "onet"]
+    assert models.default_names() == ["blazeface_full_range", "onet", "dlib_resnet"]
     assert [s.name for s in models.fallbacks_of("blazeface_full_range")] == ["blazeface_back_256"]
     for spec in specs.values():
         assert len(spec.sha256) == 64 and len(spec.source.member_sha256) == 64
@@ -37,6 +37,8 @@ def test_manifest_is_the_packaged_one_and_complete() -> None:
     assert specs["blazeface_full_range"].produce == "tflite2onnx"
     assert specs["blazeface_full_range"].inputs[0].shape == (1, 3, 192, 192)
     assert specs["onet"].inputs[0].shape == ("N", 48, 48, 3)
+    assert specs["dlib_resnet"].produce == "tfjs2onnx"
+    assert [len(m.sha256) for m in specs["dlib_resnet"].source.extra_members] == [64]
 
 
 def test_manifest_errors_name_the_file() -> None:
@@ -76,7 +78,7 @@ def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
         models.model_path("onet", tmp_path)
     assert str(err.value) == f"model 'onet' is missing from {tmp_path}: run gate-edge models"
     problems = models.check_models(tmp_path)
-    assert len(problems) == 2 and all("run gate-edge models" in p for p in problems)
+    assert len(problems) == 3 and all("run gate-edge models" in p for p in problems)
     with pytest.raises(ModelError, match=r"unknown model 'nope'.*onet"):
         models.model_path("nope", tmp_path)
 
