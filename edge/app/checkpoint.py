@@ -37,6 +37,7 @@ import logging
 import os
 import pickle
 import signal
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -147,8 +148,7 @@ def load_checkpoint(state_dir: Path | None, site: str, gate: str) -> Resume:
         return Resume()
     text, origin = None, state_dir / OUTBOX_FILENAME
     if origin.exists():
-        with Outbox(origin, site=site, gate=gate) as outbox:
-            text = outbox.load_checkpoint()
+        text = _stored_checkpoint(origin, site, gate)
     if text is None:
         t_ns, boxes = Checkpoint(state_dir / LEGACY_FILE).load()
         return Resume(t_ns, tuple(boxes))
@@ -157,6 +157,33 @@ def load_checkpoint(state_dir: Path | None, site: str, gate: str) -> Resume:
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         log.warning("ignoring unreadable checkpoint in %s: %s", origin, exc)
         return Resume()
+
+
+def _stored_checkpoint(origin: Path, site: str, gate: str) -> str | None:
+    """The outbox file's checkpoint; read-only (then without the WAL's newest pages if its
+    -shm cannot be made) when the state dir cannot be written at start (the gate runs
+    degraded: without the checkpoint it would decide again people already published)."""
+    try:
+        with Outbox(origin, site=site, gate=gate) as outbox:
+            return outbox.load_checkpoint()
+    except OutboxWriteError as exc:
+        failure = str(exc)
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            conn = sqlite3.connect(f"{origin.resolve().as_uri()}?{mode}", uri=True)
+            try:
+                row = conn.execute("SELECT value FROM checkpoint WHERE stream = ?",
+                                   (f"{site}/{gate}",)).fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            continue
+        log.warning("state.dir not writable: checkpoint read from %s read-only (%s)", origin,
+                    mode)
+        return str(row[0]) if row else None
+    log.error("cannot read the checkpoint in %s (%s): people decided before the restart may "
+              "be decided again", origin, failure)
+    return None
 
 
 class Checkpoint:
@@ -234,7 +261,10 @@ class Committer:
         on_change: Callable[[str | None], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         fingerprint: str | None = None,
+        error: str | None = None,
     ) -> None:
+        """`error`: the outbox could not be opened at start (Outbox.open_error): degraded from
+        the start, and the first commit is tried at the first frame."""
         self._sink = sink
         self._fingerprint = fingerprint  # with it, checkpoints carry the evidence snapshot
         self._durable = durable  # False: no state dir, nothing to resume from
@@ -256,6 +286,10 @@ class Committer:
         self.error: str | None = None
         self.committed = 0
         self.dropped = 0
+        if error is not None:
+            self._failures, self._failing_since, self._reminded = 1, clock(), clock()
+            self.error = error
+            log.error("%s%s", error, self._capacity())
 
     def add(self, decision: Decision) -> None:
         """A decision of the frame being processed; committed with that frame's checkpoint."""
@@ -341,13 +375,17 @@ class Committer:
             log.warning("%s: SIGKILL after %d committed events", KILL_AFTER_ENV, self.committed)
             os.kill(os.getpid(), signal.SIGKILL)
 
+    def _capacity(self) -> str:
+        return (f" ({self._max_held} max; over that the oldest screening events are dropped "
+                "first, alarms last)")
+
     def _failed(self, message: str, now: float) -> None:
         self._failures += 1
         delay = min(_BACKOFF_S[1], _BACKOFF_S[0] * 2 ** (self._failures - 1))
         self._retry_at = now + delay
         if self.error is None:
             self.error, self._failing_since, self._reminded = message, now, now
-            log.error("%s", message)
+            log.error("%s%s", message, self._capacity())
             if self._on_change is not None:
                 self._on_change(message)
         elif now - self._reminded >= _REMIND_S:

@@ -169,7 +169,7 @@ class LiveGate:
         _install_signals(self.stop)
         publisher, outbox = open_publisher(
             self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message,
-            extra_info={"settings": self.commands.settings_info()},
+            extra_info={"settings": self.commands.settings_info()}, lazy_outbox=True,
         )
         self.publisher = publisher
         self.commands.on_result = publisher.publish_command_result
@@ -183,6 +183,7 @@ class LiveGate:
             kill_after=kill_after_from_env(),
             on_change=self._outbox_state,
             fingerprint=self.fingerprint,
+            error=outbox.open_error,  # degraded from the start: decisions held in memory
         )
         self.reference.sink = publisher
         self.capture.start()

@@ -12,12 +12,15 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from edge import __version__
+from edge.app.recognition import Lists, identity_params, register_list_handlers
 from edge.commands.handlers import HandlerRegistry, ScreeningSetArgs
 from edge.config import Settings
+from edge.core.identity import IdentityParams
 from edge.core.types import StreamInfo
 from edge.errors import BrokerError, ConfigError
 from edge.pipeline.base import FaceParams, Pipeline, PipelineParams, ScreeningParams
@@ -65,11 +68,15 @@ def open_publisher(
     wait_for_broker: bool = True,
     on_command: Callable[[str, bytes, bool], None] | None = None,
     extra_info: Mapping[str, object] | None = None,
+    lazy_outbox: bool = False,
 ) -> tuple[Publisher, Outbox]:
     """Outbox + publisher, connected (BrokerError when the broker cannot be reached);
-    `extra_info` is merged into the retained `info` message (e.g. the command settings)."""
+    `extra_info` is merged into the retained `info` message (e.g. the command settings).
+    `lazy_outbox` (the live gate): a state dir that cannot be written at start is no error;
+    the outbox's `open_error` says why, `info` says `state: degraded`, and the first commit
+    that works opens it (edge.transport.outbox)."""
     site, gate = settings.gate.site, settings.gate.gate
-    outbox = Outbox.open(settings.state.dir, site=site, gate=gate)
+    outbox = Outbox.open(settings.state.dir, site=site, gate=gate, lazy=lazy_outbox)
     sensors: dict[str, object] = {}
     if meta is not None and meta.thermal is not None:
         sensors["thermal"] = {
@@ -86,6 +93,8 @@ def open_publisher(
         started_wall_ns=time.time_ns(),
     )
     info.update(extra_info or {})
+    if outbox.open_error is not None:
+        info.update({"state": "degraded", "outbox_error": outbox.open_error})
     publisher = Publisher(
         broker_options(settings),
         site=site,
@@ -103,7 +112,11 @@ def open_publisher(
 
 
 def metrics_payload(
-    pipeline: Pipeline, publisher: Publisher, frames: Mapping[str, int], wall_s: float
+    pipeline: Pipeline,
+    publisher: Publisher,
+    frames: Mapping[str, int],
+    wall_s: float,
+    lists: Lists | None = None,
 ) -> dict[str, object]:
     """The `metrics` topic's body; `frames` counts processed frames by stream."""
     report = pipeline.last
@@ -124,6 +137,7 @@ def metrics_payload(
             "offset_c": round(ref.offset_c, 3) if ref else 0.0,
         },
         "outbox": publisher.stats(),
+        **({"lists": lists.info()} if lists is not None else {}),
     }
 
 
@@ -170,11 +184,13 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             max_pair_ms=scr.max_pair_ms,
             rgb_to_thermal=None if h is None else np.asarray(h, dtype=np.float64),
         ),
+        identity=identity_params(settings),
     )
 
 
-def build_pipeline(settings: Settings, meta: StreamInfo) -> Pipeline:
-    """Thermal-only or RGB + thermal, by `mode` (auto: what the source has)."""
+def build_pipeline(settings: Settings, meta: StreamInfo, lists: Lists | None = None) -> Pipeline:
+    """Thermal-only or RGB + thermal, by `mode` (auto: what the source has); with `lists`,
+    recognition against them (RGB + thermal only: the thermal image cannot recognise)."""
     if meta.thermal is None:
         raise ConfigError(
             f"{meta.origin}: screening needs a thermal stream; the source has none"
@@ -191,7 +207,15 @@ def build_pipeline(settings: Settings, meta: StreamInfo) -> Pipeline:
             raise ConfigError(f"mode = 'rgb_thermal': {meta.origin} has no RGB stream")
         from edge.pipeline.rgb_thermal import RgbThermalPipeline
 
-        return RgbThermalPipeline(params, meta)
+        if lists is not None and params.identity is None:
+            params = replace(params, identity=IdentityParams())  # --lists without [identity]
+        recognition = lists.recognition if lists is not None else None
+        return RgbThermalPipeline(params, meta, recognition=recognition)
+    if lists is not None:
+        raise ConfigError(
+            f"identity: recognition needs the RGB + thermal mode; {meta.origin} is screened "
+            "thermal-only (no RGB stream or no registration)"
+        )
     return ThermalPipeline(params, meta.thermal, meta.reference)
 
 
@@ -210,9 +234,12 @@ def flush_or_fail(publisher: Publisher, settings: Settings) -> None:
         )
 
 
-def command_handlers(pipeline: Pipeline) -> HandlerRegistry:
-    """What each backend command does on this gate (applied on the pipeline thread)."""
+def command_handlers(pipeline: Pipeline, lists: Lists | None = None) -> HandlerRegistry:
+    """What each backend command does on this gate (applied on the pipeline thread); list
+    sync only with recognition on."""
     registry = HandlerRegistry()
+    if lists is not None:
+        register_list_handlers(registry, lists)
     evidence = pipeline.evidence
 
     def screening_set(args: ScreeningSetArgs) -> None:

@@ -18,6 +18,11 @@ measured again and one whose event is not committed is not marked decided.
 Write failures (a full disk, a read-only or vanished state directory, an I/O error) raise
 `OutboxWriteError` with a message that says what to do; nothing is half-written.
 
+A lazy outbox (`lazy=True`, the live gate's) starts even when its file cannot be opened or its
+folder created: it holds nothing until then, and `put_many` retries the open (OutboxWriteError
+while it fails; edge.app.checkpoint.Committer holds the decisions and retries with backoff).
+Once open, `seq` continues from the file's counter (1 for a new file).
+
 When the outbox holds `max_rows` or more rows (the broker has been unreachable for a long
 time) new events are still accepted: dropping a fever alarm is worse than a bigger file. Each
 event accepted over the limit increments `full_count` (published in metrics), and a warning is
@@ -26,10 +31,8 @@ logged once per crossing of the limit (re-armed when the depth falls below 90 %)
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -40,6 +43,7 @@ from types import TracebackType
 
 from edge.errors import EdgeError
 from edge.transport.events import check_topic_level, new_event_id, with_identity
+from edge.transport.state_dir import write_failure_message
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +101,10 @@ class Outbox:
         gate: str,
         max_rows: int = DEFAULT_MAX_ROWS,
         clock_ns: Callable[[], int] = time.time_ns,
+        lazy: bool = False,
     ) -> None:
-        """`path` is a SQLite file, or ":memory:" for replays that need no durability."""
+        """`path` is a SQLite file, or ":memory:" for replays that need no durability. `lazy`:
+        see the module; `open_error` says why the file is not open yet."""
         for value, what in ((site, "site"), (gate, "gate")):
             check_topic_level(value, what)
         if max_rows < 1:
@@ -109,20 +115,32 @@ class Outbox:
         self._stream = f"{site}/{gate}"
         self._clock_ns = clock_ns
         self._lock = threading.Lock()
-        self._conn = _connect(self.path)
-        self._depth = self._count()
+        self._lazy = lazy
+        self._conn: sqlite3.Connection | None = None
+        self._depth = 0
         self._over_limit = False
         self.full_count = 0  # events accepted while the outbox held >= max_rows rows
-        self._warn_other_streams()
+        self.open_error: str | None = None  # why a lazy outbox is not open (yet)
+        try:
+            self._open_locked()
+        except OutboxWriteError as exc:
+            if not lazy:
+                raise
+            self.open_error = str(exc)
 
     @classmethod
     def open(
-        cls, state_dir: Path | None, *, site: str, gate: str, max_rows: int = DEFAULT_MAX_ROWS
+        cls, state_dir: Path | None, *, site: str, gate: str, max_rows: int = DEFAULT_MAX_ROWS,
+        lazy: bool = False,
     ) -> Outbox:
-        """The outbox file in `state_dir` (created 0700), or in memory when it is None."""
+        """The outbox file in `state_dir` (created 0700), or in memory when it is None.
+        `lazy`: see the class; the folder is then created when the file is opened."""
         if state_dir is None:
             log.info("no state directory: events are kept in memory until acknowledged")
             return cls(":memory:", site=site, gate=gate, max_rows=max_rows)
+        if lazy:
+            return cls(state_dir / OUTBOX_FILENAME, site=site, gate=gate, max_rows=max_rows,
+                       lazy=True)
         try:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -152,6 +170,8 @@ class Outbox:
         OutboxWriteError when the transaction could not be committed: then nothing is stored."""
         created_ns = self._clock_ns()
         with self._lock:
+            if self._conn is None:
+                self._open_locked()
             try:
                 out = self._put_locked(events, checkpoint, created_ns)
             except (sqlite3.OperationalError, OSError) as exc:
@@ -168,6 +188,7 @@ class Outbox:
         created_ns: int,
     ) -> list[tuple[int, str]]:
         out: list[tuple[int, str]] = []
+        assert self._conn is not None
         with self._conn:
             self._conn.execute("BEGIN IMMEDIATE")
             for event_type, body in events:
@@ -199,6 +220,8 @@ class Outbox:
     def load_checkpoint(self) -> str | None:
         """This gate's checkpoint text as last committed, None if none was ever written."""
         with self._lock:
+            if self._conn is None:
+                return None
             row = self._conn.execute(
                 "SELECT value FROM checkpoint WHERE stream = ?", (self._stream,)
             ).fetchone()
@@ -221,6 +244,8 @@ class Outbox:
     def pending(self, limit: int, after_seq: int = 0) -> list[OutboxRow]:
         """Up to `limit` unacknowledged events with seq > `after_seq`, in seq order."""
         with self._lock:
+            if self._conn is None:
+                return []
             rows = self._conn.execute(
                 "SELECT seq, id, type, payload, created_ns FROM outbox "
                 "WHERE stream = ? AND seq > ? ORDER BY seq LIMIT ?",
@@ -238,6 +263,8 @@ class Outbox:
         if not params:
             return 0
         with self._lock:
+            if self._conn is None:  # nothing was ever pending
+                return 0
             try:
                 with self._conn:
                     self._conn.execute("BEGIN IMMEDIATE")
@@ -264,6 +291,8 @@ class Outbox:
     def oldest_age_s(self) -> float:
         """Age of the oldest unacknowledged event in seconds; 0.0 when the outbox is empty."""
         with self._lock:
+            if self._conn is None:
+                return 0.0
             (oldest_ns,) = self._conn.execute(
                 "SELECT MIN(created_ns) FROM outbox WHERE stream = ?", (self._stream,)
             ).fetchone()
@@ -274,10 +303,9 @@ class Outbox:
     def last_seq(self) -> int:
         """The seq of the newest event ever stored for this gate (0 if none)."""
         with self._lock:
-            row = self._conn.execute(
-                "SELECT last_seq FROM counters WHERE stream = ?", (self._stream,)
-            ).fetchone()
-        return int(row[0]) if row else 0
+            if self._conn is None:
+                return 0
+            return _last_seq(self._conn, self._stream)
 
     def stats(self) -> dict[str, float | int]:
         return {
@@ -291,7 +319,8 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
 
     def __enter__(self) -> Outbox:
         return self
@@ -304,15 +333,32 @@ class Outbox:
     ) -> None:
         self.close()
 
-    def _count(self) -> int:
-        (n,) = self._conn.execute(
-            "SELECT COUNT(*) FROM outbox WHERE stream = ?", (self._stream,)
-        ).fetchone()
-        return int(n)
+    def _open_locked(self) -> None:
+        """Open (and for a lazy outbox first create the folder of) the file; OutboxWriteError
+        when it cannot be, and then nothing changed."""
+        if self._lazy:
+            try:
+                Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutboxWriteError(write_failure_message(self.path, exc)) from exc
+        conn = _connect(self.path, running=self._lazy)
+        try:
+            (n,) = conn.execute(
+                "SELECT COUNT(*) FROM outbox WHERE stream = ?", (self._stream,)
+            ).fetchone()
+            self._warn_other_streams(conn)
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            raise OutboxWriteError(write_failure_message(self.path, exc)) from exc
+        self._conn, self._depth = conn, int(n)
+        if self.open_error is not None:
+            log.info("outbox %s open: %d unsent events, last seq %d", self.path, self._depth,
+                     _last_seq(conn, self._stream))
+            self.open_error = None
 
-    def _warn_other_streams(self) -> None:
+    def _warn_other_streams(self, conn: sqlite3.Connection) -> None:
         # Rows of a renamed gate stay on disk (never silently lost) but are not ours to send.
-        others = self._conn.execute(
+        others = conn.execute(
             "SELECT stream, COUNT(*) FROM outbox WHERE stream != ? GROUP BY stream",
             (self._stream,),
         ).fetchall()
@@ -323,52 +369,19 @@ class Outbox:
             )
 
 
-def write_failure_message(path: str, exc: BaseException, *, running: bool = True) -> str:
-    """What went wrong and what to do, in one line (never "move the outbox aside": that
-    would restart `seq` and strand the unsent events)."""
-    text = str(exc) or type(exc).__name__
-    folder = str(Path(path).parent)
-    low = text.lower()
-    if "full" in low or getattr(exc, "errno", None) == errno.ENOSPC or _free_bytes(folder) < _LOW:
-        hint = f"free space on the filesystem of state.dir {folder}"
-    elif ("readonly" in low or "read-only" in low or getattr(exc, "errno", None) == errno.EROFS
-          or _read_only(folder)):
-        hint = f"make state.dir {folder} writable again (remount read-write, fix permissions)"
-    else:
-        hint = f"check the disk and the permissions of state.dir {folder}"
-    then = (
-        "decisions are kept in memory and written as soon as it works again"
-        if running else "the gate cannot start until then"
-    )
-    return (
-        f"outbox {path}: cannot write ({text}); {hint}; {then}. Keep the outbox file: it "
-        "holds the unsent events and the event numbering"
-    )
+def _last_seq(conn: sqlite3.Connection, stream: str) -> int:
+    row = conn.execute("SELECT last_seq FROM counters WHERE stream = ?", (stream,)).fetchone()
+    return int(row[0]) if row else 0
 
 
-_LOW = 1 << 20  # under 1 MiB free: SQLite's "disk I/O error" is then a full disk
-
-
-def _free_bytes(folder: str) -> int:
+def _connect(path: str, *, running: bool = False) -> sqlite3.Connection:
+    # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in put), so the seq
+    # reservation and the insert can never be split by the driver's implicit commits.
     try:
-        st = os.statvfs(folder)
-    except OSError:
-        return _LOW
-    return st.f_bavail * st.f_frsize
-
-
-def _read_only(folder: str) -> bool:
-    try:
-        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _connect(path: str) -> sqlite3.Connection:
-    try:
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE in put), so the
-        # seq reservation and the insert can never be split by the driver's implicit commits.
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+    except sqlite3.OperationalError as exc:  # the folder is missing or not ours
+        raise OutboxWriteError(write_failure_message(path, exc, running=running)) from exc
+    try:
         if path != ":memory:":
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
@@ -376,8 +389,10 @@ def _connect(path: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")
         conn.executescript(_SCHEMA)
     except sqlite3.OperationalError as exc:  # full, read-only, cannot open: not corruption
-        raise OutboxWriteError(write_failure_message(path, exc, running=False)) from exc
+        conn.close()
+        raise OutboxWriteError(write_failure_message(path, exc, running=running)) from exc
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise EdgeError(
             f"outbox {path}: cannot open as a SQLite database ({exc}); move the file aside "
             "to start a new outbox (its unsent events would then have to be recovered by hand)"
