@@ -104,13 +104,14 @@ def cast(counts: dict[str, int], crops: list[HeadCrop], min_enroll_eye_px: float
 
 
 def expected_events(member: Member, temperature: str, grant_by_face: bool) -> list[str]:
-    """The events a member must cause: the temperature decision, a breach for a quarantined
-    resident, and a pass granted by face for a resident when the site grants by face."""
+    """The events a member must cause: the temperature decision; a breach for a quarantined
+    resident; where the site admits residents by face, a pass granted to a resident and
+    refused to a quarantined one (`pass.denied:quarantined`). Strangers: nothing more."""
     events = [temperature]
     if member.role == QUARANTINED:
         events.append("quarantine.breach")
-    elif member.role == RESIDENT and grant_by_face:
-        events.append("pass.granted")
+    if grant_by_face and member.role in (RESIDENT, QUARANTINED):
+        events.append("pass.granted" if member.role == RESIDENT else "pass.denied:quarantined")
     return events
 
 

@@ -146,14 +146,13 @@ def synthesize_rgb(
     bytes. `progress(done, total)` is called after each frame of either stream.
     """
     crops = load_library(spec.faces_dir, analyzer)
-    # The fifth stream casts identity roles; the first four are what scenes without roles
-    # always used (spawned children depend only on their index), so those stay byte-identical.
+    # Child i depends on i only: a fifth stream (roles) leaves the first four's bytes as before.
     seqs = np.random.SeedSequence(spec.seed).spawn(5)
     rng, noise_rng = np.random.default_rng(seqs[0]), np.random.default_rng(seqs[1])
     clock_rng, anatomy_rng = np.random.default_rng(seqs[2]), np.random.default_rng(seqs[3])
     the_cast = _cast(spec, crops, np.random.default_rng(seqs[4]))
-    photos = [m.crop for m in the_cast.members] if the_cast is not None else None
-    people, timeline = plan(spec, [c.identity for c in crops], rng, photos)
+    people, timeline = plan(spec, [c.identity for c in crops], rng,
+                            [m.crop for m in the_cast.members] if the_cast else None)
     near_px = {m: near for g in timeline.groups
                for m, near in zip(g.members, g.near_px, strict=True)}
     scene = Scene(spec, people, crops, near_px, [draw_anatomy(anatomy_rng) for _ in people])
@@ -194,9 +193,12 @@ def synthesize_rgb(
                       "library": [c.subject for c in crops]},
             **_identity_labels(spec, the_cast)})
     if the_cast is not None:
-        text = json.dumps(enroll_plan(the_cast, crops), indent=2) + "\n"
-        (out_dir / ENROLL_PLAN).write_text(text, encoding="utf-8")
+        _write_json(out_dir / ENROLL_PLAN, enroll_plan(the_cast, crops))
     return summary
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _cast(spec: RgbSceneSpec, crops: list[HeadCrop], rng: np.random.Generator) -> Cast | None:

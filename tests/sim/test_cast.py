@@ -110,7 +110,9 @@ def test_expected_events() -> None:
     stranger = Member(STRANGER, None, "E", 9, ())
     assert expected_events(resident, "screening", False) == ["screening"]
     assert expected_events(resident, "fever", True) == ["fever", "pass.granted"]
-    assert expected_events(quarantined, "screening", True) == ["screening", "quarantine.breach"]
+    assert expected_events(quarantined, "screening", False) == ["screening", "quarantine.breach"]
+    assert expected_events(quarantined, "screening", True) == [
+        "screening", "quarantine.breach", "pass.denied:quarantined"]
     assert expected_events(stranger, "fever", True) == ["fever"]
 
 
@@ -160,7 +162,8 @@ def test_identity_scene_from_real_photos(tmp_path: Path, models_ready: None) -> 
         assert subject["scene_photo"] == p["photo"] + ".jpg"
         assert p["photo"] + ".jpg" not in {Path(x).name for x in subject["photos"]}
         assert all(Path(x).is_file() for x in subject["photos"])
-        extra = "quarantine.breach" if p["role"] == QUARANTINED else "pass.granted"
-        assert p["expect"] == [temperature, extra]
+        extra = (["quarantine.breach", "pass.denied:quarantined"] if p["role"] == QUARANTINED
+                 else ["pass.granted"])
+        assert p["expect"] == [temperature, *extra]
     strangers = {p["identity"] for p in people if p["role"] == STRANGER}
     assert not strangers & {s["identity"] for s in plan["subjects"]}
