@@ -21,3 +21,10 @@ class BrokerError(EdgeError):
     """The MQTT broker could not be reached, refused us, or did not acknowledge in time."""
 
     exit_code = 4
+
+
+class IdentityError(EdgeError):
+    """The list store (identity.lists_dir) is missing, unreadable, corrupt, from a newer
+    gate-edge, or refuses an edit (unknown subject, a store synced from the backend)."""
+
+    exit_code = 6

@@ -14,6 +14,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from edge.commands.lists import ListsSnapshotArgs, ListsUpdateArgs
+
 Args = TypeVar("Args", bound=BaseModel)
 
 
@@ -28,7 +30,11 @@ class ScreeningSetArgs(BaseModel):
 # The argument schema of every command a gate implements: the gate's registry (edge.app) must
 # register these models for these names, and `gate-edge push` validates against them before
 # signing. Imports nothing of the pipeline.
-COMMAND_ARGS: Mapping[str, type[BaseModel]] = {"screening.set": ScreeningSetArgs}
+COMMAND_ARGS: Mapping[str, type[BaseModel]] = {
+    "screening.set": ScreeningSetArgs,
+    "lists.snapshot": ListsSnapshotArgs,
+    "lists.update": ListsUpdateArgs,
+}
 
 
 def validate_args(name: str, args: Mapping[str, Any]) -> BaseModel:
