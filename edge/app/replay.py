@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.app.recognition import Lists, open_lists
 from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import IteratorSupply, LoopHooks, RunLoop
 from edge.app.wiring import build_pipeline, flush_or_fail, metrics_payload, open_publisher
 from edge.config import Settings
 from edge.core.types import Decision, StreamInfo
-from edge.sources import open_recording
+from edge.sources import Source, open_recording
 from edge.sources.feed import Pacer
 
 
@@ -34,13 +35,34 @@ def replay(
     speed: float | None = None,
     publish: bool = True,
     on_decision: Callable[[Decision], None] | None = None,
+    lists_dir: Path | None = None,
 ) -> ReplayResult:
     """Replay a recording through the pipeline; with `publish`, every decision goes to the
-    broker and this returns only after the broker acknowledged all of them."""
+    broker and this returns only after the broker acknowledged all of them. `lists_dir`: a
+    list store to recognise against (else the config's, when `identity.enabled`)."""
     source = open_recording(recording)
+    lists = open_lists(settings, lists_dir)
+    try:
+        return _replay(settings, source, lists, speed, publish, on_decision)
+    finally:
+        if lists is not None:
+            lists.close()
+
+
+def _replay(
+    settings: Settings,
+    source: Source,
+    lists: Lists | None,
+    speed: float | None,
+    publish: bool,
+    on_decision: Callable[[Decision], None] | None,
+) -> ReplayResult:
     meta = source.meta
-    pipeline = build_pipeline(settings, meta)
-    publisher, outbox = open_publisher(settings, meta) if publish else (None, None)
+    pipeline = build_pipeline(settings, meta, lists)
+    extra = {"lists": lists.info()} if lists is not None else None
+    publisher, outbox = (
+        open_publisher(settings, meta, extra_info=extra) if publish else (None, None)
+    )
     result = ReplayResult(meta)
 
     def emit(decision: Decision) -> None:
@@ -58,7 +80,7 @@ def replay(
         pub = publisher
 
         def metrics(uptime_s: float) -> None:
-            pub.publish_metrics(metrics_payload(pipeline, pub, loop.frames, uptime_s))
+            pub.publish_metrics(metrics_payload(pipeline, pub, loop.frames, uptime_s, lists))
 
         loop.hooks.metrics = metrics
     try:
@@ -66,7 +88,7 @@ def replay(
         loop.finish()
         if publisher is not None:
             publisher.publish_metrics(
-                metrics_payload(pipeline, publisher, loop.frames, loop.uptime_s())
+                metrics_payload(pipeline, publisher, loop.frames, loop.uptime_s(), lists)
             )
             flush_or_fail(publisher, settings)
     finally:

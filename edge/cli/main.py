@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 from edge import __version__
 from edge.cli.backend import add_backend_commands
 from edge.cli.calibration import add_calibration_commands
+from edge.cli.lists import add_list_commands
 from edge.cli.models import add_model_commands
+from edge.cli.synth import add_synth_command
 from edge.cli.util import add_command
 from edge.config import Settings, load_config, with_overrides
 from edge.core.types import Decision
@@ -66,6 +68,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         speed=args.speed,
         publish=not args.offline,
         on_decision=(lambda d: print(_decision_line(d), flush=True)) if args.verbose else None,
+        lists_dir=args.lists,
     )
     rate = result.thermal_frames / result.wall_s if result.wall_s > 0 else float("inf")
     realtime = result.footage_s / result.wall_s if result.wall_s > 0 else float("inf")
@@ -77,62 +80,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_synth(args: argparse.Namespace) -> int:
-    if args.rgb:
-        return _synth_rgb(args)
-    from edge.sim.thermal import SceneSpec, synthesize
-
-    spec = SceneSpec(
-        people=args.people,
-        passers=args.passers,
-        fever_fraction=args.fever_fraction,
-        pair_fraction=args.pair_fraction,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
-        seed=args.seed,
-        rotate=args.rotate,
-        encoding=args.encoding,
-        noise_c=args.noise_c,
-        drift_c=args.drift_c,
-    )
-    summary = synthesize(args.out, spec)
-    print(
-        f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} "
-        f"pairs) + {summary.passers} passers, {summary.frames} frames, {summary.duration_s:.0f} s"
-    )
-    return 0
-
-
-def _synth_rgb(args: argparse.Namespace) -> int:
-    from edge.sim.rgb import synthesize_rgb
-    from edge.sim.rgb_plan import RgbSceneSpec
-
-    spec = RgbSceneSpec(
-        people=args.people,
-        fever_fraction=args.fever_fraction,
-        pair_fraction=args.pair_fraction,
-        seed=args.seed,
-        faces_dir=args.faces,
-        noise_c=args.noise_c,
-        drift_c=args.drift_c,
-    )
-    summary = synthesize_rgb(args.out, spec)
-    print(
-        f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} pairs,"
-        f" {len(set(summary.subjects))} identities), {summary.rgb_frames} RGB + "
-        f"{summary.thermal_frames} thermal frames, {summary.duration_s:.0f} s"
-    )
-    return 0
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from edge.app.replay import replay
     from edge.evaluation.evaluate import format_report, load_labels, match, summary_table
 
     settings = _settings(args)
     people = load_labels(args.recording)
-    result = replay(settings, args.recording, publish=not args.offline)
+    lists = args.lists
+    if lists is None and (args.recording / "lists" / "lists.sqlite").is_file():
+        lists = args.recording / "lists"  # what `synth` enrolled for this scene
+    result = replay(settings, args.recording, publish=not args.offline, lists_dir=lists)
     report = match(result.decisions, people, result.meta, settings.thermal.rotate_deg)
     print(format_report(report))
     print()
@@ -263,6 +220,8 @@ def _add_pipeline_commands(sub: SubParsers) -> None:
     p.add_argument("recording", type=Path)
     p.add_argument("--speed", type=_speed, default=None, help="max (default), realtime or a factor")
     p.add_argument("--offline", action="store_true", help="no broker: decide and print only")
+    p.add_argument("--lists", type=Path, metavar="DIR",
+                   help="recognise faces against this list store (gate-edge enroll)")
 
     p = add_command(
         sub,
@@ -275,34 +234,8 @@ def _add_pipeline_commands(sub: SubParsers) -> None:
     p.add_argument("recording", type=Path)
     p.add_argument("--offline", action="store_true", help="no broker: score decisions only")
     p.add_argument("--plot", type=Path, help="write a PNG of measured vs true temperature")
-
-    p = add_command(
-        sub,
-        "synth",
-        cmd_synth,
-        "synthesise a labelled scene (recording v1): thermal-only, or --rgb for RGB + thermal",
-        "gate-edge synth out/scene --people 24 --seed 1   (or: --rgb --faces DIR)",
-    )
-    p.add_argument("out", type=Path)
-    p.add_argument("--people", type=int, default=24)
-    p.add_argument("--passers", type=int, default=2, help="people who stay too far to measure")
-    p.add_argument("--fever-fraction", type=float, default=0.25)
-    p.add_argument("--pair-fraction", type=float, default=0.34)
-    p.add_argument("--width", type=int, default=160)
-    p.add_argument("--height", type=int, default=120)
-    p.add_argument("--fps", type=float, default=9.0)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--rotate", type=int, default=0, choices=(0, 90, 180, 270))
-    p.add_argument("--encoding", default="centikelvin", choices=("centikelvin", "p2pro", "linear"))
-    p.add_argument("--noise-c", type=float, default=0.08)
-    p.add_argument("--drift-c", type=float, default=0.4)
-    p.add_argument("--rgb", action="store_true", help="RGB + thermal scene with real face photos")
-    p.add_argument(
-        "--faces",
-        type=Path,
-        help="--rgb: folder of face photos (default: a "
-        "public-domain portrait from matplotlib's sample data)",
-    )
+    p.add_argument("--lists", type=Path, metavar="DIR",
+                   help="list store to recognise against (default: RECORDING/lists if present)")
 
 
 def _add_gate_commands(sub: SubParsers) -> None:
@@ -379,10 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     _add_pipeline_commands(sub)
+    add_synth_command(sub)
     _add_gate_commands(sub)
     add_backend_commands(sub)
     add_model_commands(sub)
     add_calibration_commands(sub)
+    add_list_commands(sub)
     return parser
 
 

@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from edge.core.decide import DecideParams
 from edge.core.evidence import Evidence, EvidenceParams
+from edge.core.identity import IdentityParams
 from edge.core.tracker import TrackerParams
 from edge.core.types import Decision, Frame
 from edge.thermal.front import FrontParams
@@ -35,7 +36,9 @@ class ScreeningParams:
     statistic: Literal["peak", "local-mean"] = "peak"  # the hot loops' per-face reading
     window_px: int = 3  # window of the local-mean statistic
 
-    def evidence(self, site: str, tracker: TrackerParams) -> EvidenceParams:
+    def evidence(
+        self, site: str, tracker: TrackerParams, identity: IdentityParams | None = None
+    ) -> EvidenceParams:
         decide = DecideParams(
             threshold_c=self.threshold_c,
             min_samples=self.min_samples,
@@ -48,7 +51,7 @@ class ScreeningParams:
             baseline_samples=self.baseline_samples,
             baseline_min_samples=self.baseline_min_samples,
         )
-        return EvidenceParams(decide, tracker, self.skin_offset_c)
+        return EvidenceParams(decide, tracker, self.skin_offset_c, identity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +159,7 @@ class PipelineParams:
     heads: HeadSizing = field(default_factory=HeadSizing)
     faces: FaceParams = field(default_factory=FaceParams)
     room: RoomParams = field(default_factory=RoomParams)
+    identity: IdentityParams | None = None  # recognition policy; None: recognition off
 
 
 @dataclass(slots=True)

@@ -19,6 +19,7 @@ from edge.core.evidence import Evidence
 from edge.core.types import Decision, Frame, RgbFrame, StreamInfo, ThermalFrame
 from edge.errors import ConfigError
 from edge.pipeline.base import FaceParams, FrameReport, PipelineParams, RoomTemperature
+from edge.pipeline.recognition import Recognition
 from edge.thermal.canthus import CanthusSampler
 from edge.thermal.front import ThermalFrontEnd
 from edge.thermal.radiometry import ReferenceState
@@ -57,7 +58,11 @@ class RgbThermalPipeline:
     uses_rgb = True
 
     def __init__(
-        self, params: PipelineParams, meta: StreamInfo, finder: FaceFinder | None = None
+        self,
+        params: PipelineParams,
+        meta: StreamInfo,
+        finder: FaceFinder | None = None,
+        recognition: Recognition | None = None,
     ) -> None:
         if meta.thermal is None:
             raise ConfigError(f"{meta.origin}: RGB + thermal mode needs a thermal stream")
@@ -79,7 +84,12 @@ class RgbThermalPipeline:
         )
         self._min_thermal_face_px = fp.min_thermal_face_px
         self._max_pair_ns = int(fp.max_pair_ms * 1e6)
-        self.evidence = Evidence(params.screening.evidence("canthus", params.tracker))
+        # Recognition runs only with both a policy and an embedder + lists to run it with.
+        self.recognition = recognition if params.identity is not None else None
+        identity = params.identity if self.recognition is not None else None
+        self.evidence = Evidence(params.screening.evidence("canthus", params.tracker, identity))
+        if self.recognition is not None:
+            self.evidence.lookup = self.recognition.lookup
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None
         self.room = RoomTemperature(params.room)
@@ -124,7 +134,14 @@ class RgbThermalPipeline:
             faces.boxes, faces.scores, measurable, reasons, faces.frame, faces.columns
         )
         self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref, self._room_c)
-        return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns, self._room_c)
+        if self.recognition is None or n == 0:
+            return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns, self._room_c)
+        rec = self.recognition
+        return self.evidence.record(
+            faces, skin_c, ref.ok, frame.t_ns, self._room_c,
+            identify=rec.identify_for(frame.bgr, faces.landmarks),
+            quality=rec.quality(faces.landmarks, faces.boxes),
+        )
 
     def thermal_face_width(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """(N,) face widths in thermal pixels: the box's mid-height edge-to-edge span mapped."""
