@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.app.checkpoint import Committer, code_fingerprint, kill_after_from_env, load_checkpoint
+from edge.app.recognition import Lists, open_lists
 from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
@@ -67,10 +68,10 @@ def _source_info(settings: Settings) -> StreamInfo:
     return meta
 
 
-def _command_inbox(settings: Settings, pipeline: Pipeline) -> CommandInbox:
+def _command_inbox(settings: Settings, pipeline: Pipeline, lists: Lists | None) -> CommandInbox:
     """Verifier + handlers; the replay memory and the applied settings persist in state.dir
     (edge.commands.store), and the stored settings are applied here, over the config."""
-    handlers = command_handlers(pipeline)
+    handlers = command_handlers(pipeline, lists)
     store = CommandStore.open(settings.state.dir)
     verifier = CommandVerifier(
         load_public_keys(list(settings.commands.trusted_keys)),
@@ -100,7 +101,9 @@ class LiveGate:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier.from_env()
-        self.pipeline = build_pipeline(settings, meta)
+        # The gate's own copy of the lists: recognition works from it with no broker.
+        self.lists = open_lists(settings)
+        self.pipeline = build_pipeline(settings, meta, self.lists)
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
         self.fingerprint = code_fingerprint(config_hash(settings))
         resume_ns = self._resume()
@@ -116,7 +119,7 @@ class LiveGate:
         self.publisher: Publisher | None = None
         self.committer: Committer | None = None
         self._meta = meta
-        self.commands = _command_inbox(settings, self.pipeline)
+        self.commands = _command_inbox(settings, self.pipeline, self.lists)
         self.reference = ReferenceWatch(None, expected=settings.thermal.reference.mode != "off")
         self.loop = RunLoop(
             self.pipeline,
@@ -169,12 +172,11 @@ class LiveGate:
         _install_signals(self.stop)
         publisher, outbox = open_publisher(
             self.settings, self._meta, wait_for_broker=False, on_command=self.commands.on_message,
-            extra_info={"settings": self.commands.settings_info()}, lazy_outbox=True,
+            extra_info=self._info_extra(), lazy_outbox=True,
         )
         self.publisher = publisher
         self.commands.on_result = publisher.publish_command_result
-        self.commands.on_applied = lambda: publisher.update_info(
-            {"settings": self.commands.settings_info()})
+        self.commands.on_applied = lambda: publisher.update_info(self._info_extra())
         # Verified only from here on (paho may enqueue earlier): every result has its sink.
         self.commands.start()
         self.committer = Committer(
@@ -213,7 +215,16 @@ class LiveGate:
                 )
             publisher.close()
             outbox.close()
+            if self.lists is not None:
+                self.lists.close()
         return 0
+
+    def _info_extra(self) -> dict[str, object]:
+        """What `run` adds to the retained info: command settings, and the lists in force."""
+        extra: dict[str, object] = {"settings": self.commands.settings_info()}
+        if self.lists is not None:
+            extra["lists"] = self.lists.info()
+        return extra
 
     # --- the run loop's hooks (pipeline thread) ---------------------------------------------
 
@@ -256,7 +267,11 @@ class LiveGate:
 
     def metrics(self, uptime_s: float) -> dict[str, object]:
         assert self.publisher is not None
-        payload = metrics_payload(self.pipeline, self.publisher, self.loop.frames, uptime_s)
+        if self.lists is not None:
+            self.lists.refresh()  # the CLI may have edited a local store meanwhile
+        payload = metrics_payload(
+            self.pipeline, self.publisher, self.loop.frames, uptime_s, self.lists
+        )
         stats = self.publisher.stats()
         payload["reconnects"] = max(0, int(str(stats.get("connects", 0))) - 1)
         payload["dropped_frames"] = {
