@@ -289,7 +289,7 @@ class Committer:
         if error is not None:
             self._failures, self._failing_since, self._reminded = 1, clock(), clock()
             self.error = error
-            log.error("%s%s", error, self._capacity())
+            log.error("%s", self._with_capacity(error))
 
     def add(self, decision: Decision) -> None:
         """A decision of the frame being processed; committed with that frame's checkpoint."""
@@ -375,9 +375,11 @@ class Committer:
             log.warning("%s: SIGKILL after %d committed events", KILL_AFTER_ENV, self.committed)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def _capacity(self) -> str:
-        return (f" ({self._max_held} max; over that the oldest screening events are dropped "
-                "first, alarms last)")
+    def _with_capacity(self, message: str) -> str:
+        cap = f"held in memory ({self._max_held} max, alarms kept longest)"
+        if "held in memory" in message:
+            return message.replace("held in memory", cap, 1)
+        return f"{message}; decisions are {cap}"
 
     def _failed(self, message: str, now: float) -> None:
         self._failures += 1
@@ -385,7 +387,7 @@ class Committer:
         self._retry_at = now + delay
         if self.error is None:
             self.error, self._failing_since, self._reminded = message, now, now
-            log.error("%s%s", message, self._capacity())
+            log.error("%s", self._with_capacity(message))
             if self._on_change is not None:
                 self._on_change(message)
         elif now - self._reminded >= _REMIND_S:
