@@ -1,0 +1,66 @@
+"""The child process of the SIGKILL test: applies one big list change and, at a chosen point
+inside its transaction, tells the parent and waits to be killed."""
+
+from __future__ import annotations
+
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import numpy as np
+
+from edge.identity.store import ListStore
+from edge.identity.sync import ListUpdate
+from edge.identity.wire import ListChange
+from tests.identity.lists_helpers import entries, entry, snapshot_parts
+
+SUBJECTS = 1500
+PROGRESS_EVERY = 1000  # SQLite VM instructions between progress-handler calls
+
+
+def big_change(kind: str) -> ListChange:
+    """`snapshot`: the last part of snapshot 11 (its arrival swaps in all 1,500 subjects);
+    `update`: 10 -> 11 rewriting 1,000 subjects and removing 400."""
+    if kind == "snapshot":
+        return snapshot_parts(entries(SUBJECTS, seed=11), version=11)[-1]
+    rng = np.random.default_rng(12)
+    upsert = tuple(entry(i, rng, templates=3) for i in range(0, 1000))
+    return ListUpdate(10, 11, upsert, tuple(f"s{i:05d}" for i in range(1100, 1500)))
+
+
+def count_progress(directory: Path, kind: str) -> int:
+    """How many progress calls the change makes inside its transaction (a dry run)."""
+    calls = 0
+
+    def tick() -> int:
+        nonlocal calls
+        calls += store._conn.in_transaction
+        return 0
+
+    with ListStore.open(directory, create=False) as store:
+        store._conn.execute("PRAGMA cache_size = 20")
+        store._conn.set_progress_handler(tick, PROGRESS_EVERY)
+        assert store.apply(big_change(kind)).applied
+    return calls
+
+
+def apply_and_wait(directory: str, kind: str, stop_at: int, pipe: Connection) -> None:
+    """Apply the change; at the `stop_at`-th progress call inside the transaction send
+    "inside" and block until SIGKILL. A tiny page cache makes SQLite spill the
+    uncommitted pages into the WAL file before that, as a big change on a small box does."""
+    store = ListStore.open(Path(directory), create=False)
+    store._conn.execute("PRAGMA cache_size = 20")
+    calls = 0
+
+    def tick() -> int:
+        nonlocal calls
+        if store._conn.in_transaction:
+            calls += 1
+            if calls == stop_at:
+                pipe.send("inside")
+                threading.Event().wait()  # until the parent's SIGKILL
+        return 0
+
+    store._conn.set_progress_handler(tick, PROGRESS_EVERY)
+    result = store.apply(big_change(kind))
+    pipe.send(f"finished {result.applied}")
