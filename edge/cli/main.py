@@ -137,12 +137,31 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not problems:
         print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
     found = _check_reference(settings, args) if args.reference is not None else True
+    state_ok = _check_state(settings)
     if not args.no_broker:
         # Connects without a will and publishes nothing: a running gate's status must not flap.
         check_broker(broker_options(settings))
         gate = f"{settings.gate.site}/{settings.gate.gate}"
         print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
-    return 5 if problems else 0 if found else 1
+    return 5 if problems else 2 if not state_ok else 0 if found else 1
+
+
+def _check_state(settings: Settings) -> bool:
+    """Whether this user could write state.dir. `run` would still start (degraded, decisions
+    held in memory), but an installer should fix it before leaving the gate."""
+    from edge.transport.state_dir import free_bytes, state_dir_problem
+
+    folder = settings.state.dir
+    if folder is None:
+        print("state: no state.dir (unsent events and the checkpoint are lost on restart)")
+        return True
+    problem = state_dir_problem(folder)
+    if problem is not None:
+        print(f"state: {problem} (run would start degraded: decisions held in memory until "
+              "it is writable)", file=sys.stderr)
+        return False
+    print(f"state: ok ({folder} writable, {free_bytes(folder) / 1e6:.0f} MB free)")
+    return True
 
 
 def _check_reference(settings: Settings, args: argparse.Namespace) -> bool:
