@@ -7,9 +7,10 @@ enroll.json when the embedder model is there (edge.app.enrollment), so that
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edge.cli.util import add_command
 from edge.errors import ConfigError, EdgeError
@@ -19,6 +20,34 @@ if TYPE_CHECKING:
 
 DEFAULT_PEOPLE = 24
 GATE_CONFIG = "gate.toml"  # written beside a --grant-by-face scene: the policy it assumes
+
+
+class Progress:
+    """synth's progress bar: frames written, on stderr with tqdm (the CLI owns it; edge.sim
+    only calls `progress(done, total)`). Off with --quiet or when stderr is not a terminal,
+    so logs and pipes get no bar."""
+
+    def __init__(self, quiet: bool, what: str) -> None:
+        self.enabled = not quiet and sys.stderr.isatty()
+        self._what = what
+        self._bar: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, desc=self._what, unit="frame", file=sys.stderr,
+                             mininterval=0.2)
+        self._bar.update(done - self._bar.n)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -43,7 +72,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
         seed=args.seed, rotate=args.rotate, encoding=args.encoding, noise_c=args.noise_c,
         drift_c=args.drift_c,
     )
-    summary = synthesize(args.out, spec)
+    with Progress(args.quiet, f"synth {args.out}") as progress:
+        summary = synthesize(args.out, spec, progress=progress)
     print(
         f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} "
         f"pairs) + {summary.passers} passers, {summary.frames} frames, {summary.duration_s:.0f} s"
@@ -65,7 +95,8 @@ def _synth_rgb(args: argparse.Namespace, people: int) -> int:
         # The plan never picks a photo enrolment would refuse as too small.
         enroll_min_eye_px=MIN_EYE_DISTANCE_PX,
     )
-    summary = synthesize_rgb(args.out, spec)
+    with Progress(args.quiet, f"synth --rgb {args.out}") as progress:
+        summary = synthesize_rgb(args.out, spec, progress=progress)
     print(
         f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} pairs,"
         f" {len(set(summary.subjects))} identities), {summary.rgb_frames} RGB + "
@@ -140,6 +171,8 @@ def add_synth_command(sub: SubParsers) -> None:
     p.add_argument("--noise-c", type=float, default=0.08)
     p.add_argument("--drift-c", type=float, default=0.4)
     p.add_argument("--rgb", action="store_true", help="RGB + thermal scene with real face photos")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (there is none anyway when stderr is not a terminal)")
     p.add_argument("--faces", type=Path, help="--rgb: folder of face photos (default: a "
                    "public-domain portrait from matplotlib's sample data)")
     g = p.add_argument_group("identity roles (--rgb; --faces with identities.csv)")
