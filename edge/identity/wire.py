@@ -26,10 +26,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from edge.identity.db import HEALTH, KINDS
+from edge.identity.db import HEALTH, ID_PATTERN, KINDS
 
 SNAPSHOT = "lists.snapshot"
 UPDATE = "lists.update"
+MAX_INT = 2**53 - 1  # versions and parts: exact in every JSON implementation
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$")
 
 
@@ -94,7 +95,7 @@ def change_from_args(name: str, args: Mapping[str, Any]) -> ListChange:
         base, version = _int(args, "base_version", "args"), _int(args, "version", "args")
         upsert = tuple(subject_from_wire(s, f"upsert.{i}")
                        for i, s in enumerate(_list(args, "upsert", "args")))
-        remove = tuple(_str(r, f"remove.{i}") for i, r in enumerate(_list(args, "remove", "args")))
+        remove = tuple(_id(r, f"remove.{i}") for i, r in enumerate(_list(args, "remove", "args")))
         return ListUpdate(base, version, upsert, remove)
     raise ValueError(f"{name!r} is not a list command ({SNAPSHOT}, {UPDATE})")
 
@@ -115,7 +116,7 @@ def subject_from_wire(entry: Any, where: str = "subject") -> SubjectEntry:
     raw = entry.get("templates")
     templates = None if raw is None else tuple(
         template_from_wire(t, f"{where}.templates.{i}") for i, t in enumerate(_seq(raw, where)))
-    return SubjectEntry(_str(entry.get("id"), f"{where}.id"), kind,
+    return SubjectEntry(_id(entry.get("id"), f"{where}.id"), kind,
                         parse_time(entry.get("quarantine_until"), f"{where}.quarantine_until"),
                         health, health_at, templates)
 
@@ -124,7 +125,7 @@ def template_from_wire(entry: Any, where: str) -> Template:
     if not isinstance(entry, Mapping):
         raise ValueError(f"{where}: must be an object")
     _keys(entry, {"model", "data"}, where)
-    model_id = _str(entry.get("model"), f"{where}.model")
+    model_id = _id(entry.get("model"), f"{where}.model")
     try:
         raw = base64.b64decode(_str(entry.get("data"), f"{where}.data"), validate=True)
     except binascii.Error:
@@ -160,14 +161,20 @@ def _keys(obj: Mapping[str, Any], allowed: set[str], where: str) -> None:
 
 def _int(obj: Mapping[str, Any], key: str, where: str) -> int:
     value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise ValueError(f"{where}.{key}: must be a non-negative integer")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_INT:
+        raise ValueError(f"{where}.{key}: must be an integer from 0 to 2**53 - 1")
     return value
 
 
 def _str(value: Any, where: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{where}: must be a non-empty string")
+    return value
+
+
+def _id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
+        raise ValueError(f"{where}: must be 1 to 64 characters of A-Z a-z 0-9 _ . : @ + -")
     return value
 
 
