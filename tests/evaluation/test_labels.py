@@ -33,6 +33,18 @@ def test_valid_labels_load_with_extras_kept(tmp_path: Path) -> None:
     assert [p["label"] for p in people] == ["p1", "p2"] and people[0]["group"] == "g1"
 
 
+def test_identity_labels_load(tmp_path: Path) -> None:
+    people = load_labels(_write(tmp_path, [
+        _person(0, subject="resident-0001", role="resident",
+                expect=["screening|fever", "pass.granted"]),
+        _person(1, subject="resident-0002", role="quarantined",
+                expect=["fever", "quarantine.breach", "pass.denied:quarantined"]),
+        _person(2, subject=None, role="stranger"),
+        _person(3, subject="grace_hopper"),  # no role: the subject is not identity truth
+    ]))
+    assert [p.get("role") for p in people] == ["resident", "quarantined", "stranger", None]
+
+
 @pytest.mark.parametrize(
     ("bad", "needle"),
     [
@@ -48,6 +60,23 @@ def test_valid_labels_load_with_extras_kept(tmp_path: Path) -> None:
         ({"expect": "fever"}, "person 2 ('p3'): expect = 'fever': Input should be a valid list"),
         ({"head_box": [1, 2, 3]}, "person 2 ('p3'): head_box = [1, 2, 3]: List should have at "
                                   "least 4 items"),
+        # Identity keys (issue 10): subject, role, the identity events in expect.
+        ({"subject": 7}, "person 2 ('p3'): subject = 7: Input should be a valid string"),
+        ({"subject": ""}, "person 2 ('p3'): subject = '': String should have at least 1"),
+        ({"role": "visitr", "subject": "v1"}, "person 2 ('p3'): role = 'visitr': Input should "
+                                              "be 'resident', 'quarantined', 'stranger'"),
+        ({"role": "stranger", "subject": "r1"}, "person 2 ('p3'): role stranger with subject "
+                                                "'r1': a stranger is never enrolled"),
+        ({"role": "quarantined", "subject": None}, "person 2 ('p3'): role quarantined needs the "
+                                                   "subject it must be recognised as"),
+        ({"expect": ["screening", "quarantine.breech"]},
+         "person 2 ('p3'): expect = ['screening', 'quarantine.breech']: entry 1 "
+         "'quarantine.breech': unknown event type 'quarantine.breech'; one of screening"),
+        ({"expect": ["pass.denied:holder"]}, "entry 0 'pass.denied:holder': 'pass.denied:holder':"
+                                             " unknown denial reason; one of expired"),
+        ({"expect": ["quarantine.breach:quarantined"]}, "only pass.denied takes a :reason"),
+        ({"role": "stranger", "subject": None, "expect": ["screening", "pass.granted"]},
+         "person 2 ('p3'): expect 'pass.granted' names a subject, but subject is null"),
     ],
 )
 def test_a_bad_person_names_file_index_and_key(
