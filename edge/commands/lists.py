@@ -7,8 +7,8 @@ envelope is at most 16,384 bytes, so a full list travels as a snapshot in parts.
 
 What the gate does with them (staging, versions, gaps) is edge.identity.sync; the handler the
 composition root registers converts `args.model_dump()` with
-`edge.identity.sync.change_from_args(name, ...)` and applies it to the store. A refused
-change is reported with `ListChangeRejected`.
+`edge.identity.sync.change_from_args(name, ...)` and applies it to the store; a refused
+change raises `edge.commands.handlers.CommandRejected(reason)` with one of LIST_REASONS.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["LIST_REASONS", "ListChangeRejected", "ListsSnapshotArgs", "ListsUpdateArgs",
-           "SubjectArgs", "TemplateArgs"]
+__all__ = ["LIST_REASONS", "ListsSnapshotArgs", "ListsUpdateArgs", "SubjectArgs",
+           "TemplateArgs"]
 
 ID_PATTERN = r"^[A-Za-z0-9_.:@+-]{1,64}$"  # = edge.identity.db.ID_PATTERN
 UTC_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$"
@@ -38,16 +38,6 @@ SubjectId = Annotated[str, Field(pattern=ID_PATTERN)]
 UtcTime = Annotated[str, Field(pattern=UTC_PATTERN, max_length=40)]
 BaseVersion = Annotated[int, Field(ge=0, le=MAX_VERSION)]
 Version = Annotated[int, Field(ge=1, le=MAX_VERSION)]
-
-
-class ListChangeRejected(Exception):
-    """Raised by a list command's handler when the store refused the change: `reason` is
-    one of LIST_REASONS and goes to `cmd_result`; nothing was changed."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 class TemplateArgs(BaseModel):

@@ -80,6 +80,10 @@ class Gallery:
         return self._subjects
 
     def subject(self, index: int) -> str:
+        """The id of subject `index` (from `nearest`); -1 (no match) is an IndexError, never
+        the last subject."""
+        if not 0 <= index < len(self._subjects):
+            raise IndexError(f"subject index {index} is not in 0..{len(self._subjects) - 1}")
         return self._subjects[index]
 
     def nearest(

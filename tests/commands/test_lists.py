@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from edge.commands.envelope import DEFAULT_MAX_BYTES
 from edge.commands.handlers import COMMAND_ARGS, validate_args
 from edge.commands.keys import key_id
-from edge.commands.lists import ListChangeRejected, ListsSnapshotArgs, ListsUpdateArgs
+from edge.commands.lists import ListsSnapshotArgs, ListsUpdateArgs
 from edge.commands.verify import CommandVerifier, sign_command
 from edge.identity.sync import change_from_args, snapshot_args
 from tests.commands.envelopes import T0, Clock
@@ -122,7 +122,3 @@ def test_a_full_snapshot_part_fits_a_signed_envelope_with_the_longest_names() ->
     command = verifier.verify(topic, signed)
     assert getattr(command, "args", None) == args[0]
 
-
-def test_the_rejection_carries_its_reason() -> None:
-    exc = ListChangeRejected("version_gap", "update 4 -> 5, the store holds version 3")
-    assert exc.reason == "version_gap" and "update 4 -> 5" in str(exc)

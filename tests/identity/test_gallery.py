@@ -63,6 +63,8 @@ def test_empty_gallery() -> None:
     index, distance = g.nearest(np.zeros((2, 4), np.float32))
     assert index.tolist() == [-1, -1] and np.isinf(distance).all()
     assert g.match(np.zeros(4, np.float32)) is None
+    with pytest.raises(IndexError, match="subject index -1"):
+        g.subject(-1)
     assert (g.size, g.dim, g.subjects) == (0, 4, ())
     assert Gallery.empty().dim == 128
 
