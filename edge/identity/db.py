@@ -1,7 +1,8 @@
 """The list store's SQLite file: schema, migrations, transactions and the row codecs.
 
 `DIR/lists.sqlite`, WAL journal, `synchronous=FULL` (a committed change survives a power cut),
-file mode 0600 (templates are biometric data). `schema_version` holds one row; each entry of
+file mode 0600 (templates are biometric data; a store found readable by others is made 0600
+again at open, with a WARNING). `schema_version` holds one row; each entry of
 `MIGRATIONS` brings the file one version up, inside one transaction, so an old file is
 upgraded at open and a file from a newer gate-edge is refused. Tables to come (issue 11):
 revoked pass ids and trusted signing keys, as migration 2.
@@ -13,6 +14,7 @@ compare them as strings. Embeddings are float32 little-endian BLOBs, D * 4 bytes
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -26,6 +28,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import IdentityError
+
+log = logging.getLogger("edge.identity")
 
 FILENAME = "lists.sqlite"
 SCHEMA_VERSION = 1
@@ -99,6 +103,7 @@ def connect(directory: Path, *, create: bool) -> sqlite3.Connection:
         except OSError as exc:
             raise IdentityError(f"{directory}: cannot create the list store: "
                                 f"{exc.strerror or exc}") from None
+    _private(path)
     try:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                timeout=10.0)
@@ -115,6 +120,16 @@ def connect(directory: Path, *, create: bool) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def _private(path: Path) -> None:
+    """A store readable by others (copied in, or made by hand) is made 0600 again."""
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+            log.warning("list store %s was readable by other users: now mode 0600", path)
+    except OSError as exc:  # not ours: say so, the store still works
+        log.warning("list store %s: cannot make it private (%s)", path, exc.strerror or exc)
 
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:

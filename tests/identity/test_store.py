@@ -34,6 +34,17 @@ def test_a_new_store_is_private_wal_and_fully_synchronous(tmp_path: Path) -> Non
     assert stat.S_IMODE(os.stat(folder / db.FILENAME).st_mode) == 0o600
 
 
+def test_a_store_readable_by_others_is_made_private(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ListStore.open(tmp_path).close()
+    (tmp_path / db.FILENAME).chmod(0o644)
+    with caplog.at_level(logging.WARNING, "edge.identity"):
+        ListStore.open(tmp_path).close()
+    assert stat.S_IMODE(os.stat(tmp_path / db.FILENAME).st_mode) == 0o600
+    assert "was readable by other users: now mode 0600" in caplog.text
+
+
 def test_open_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(IdentityError, match=r"no list store \(lists.sqlite\) there"):
         ListStore.open(tmp_path / "absent", create=False)
