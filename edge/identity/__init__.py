@@ -1,6 +1,10 @@
-"""Who is at the gate: the list store, the gallery and passes (the identity and pass issues).
+"""Who is at the gate: the list store, the gallery, list sync (and passes, the pass issue).
 
-Empty today. Will own the (M, D) gallery matrix and its one-product match, the SQLite list
-store, pass verification and revocation. May import `edge.core`, `edge.errors`, numpy and
-the crypto / CBOR libraries; never sources, transport, app or cli.
+`gallery`: the (M, D) float32 template matrix of one embedding model and its one-product
+nearest match. `store`: the SQLite list store (subjects, status, templates; `db` holds its
+schema and codecs). `sync` and `wire`: the backend's `lists.snapshot` / `lists.update`
+changes as plain values and the rules that apply them (docs/lists.md).
+
+May import `edge.core`, `edge.errors`, numpy, pydantic and the standard library (the crypto /
+CBOR libraries when passes come); never sources, transport, commands, app or cli.
 """
