@@ -84,7 +84,7 @@ def _stamp(value: datetime | None) -> str:
 
 def cmd_enroll(args: argparse.Namespace) -> int:
     from edge.app.enrollment import enroll_photos
-    from edge.vision.embedder import FaceEmbedder  # type: ignore[import-not-found]
+    from edge.vision.embedder import FaceEmbedder
     from edge.vision.landmarks import FaceAnalyzer
 
     missing = [p for p in args.photos if not p.is_file()]
@@ -199,7 +199,7 @@ def add_list_commands(sub: SubParsers) -> None:
     p = add_command(
         sub, "enroll", cmd_enroll,
         "face templates from photos into a list store (one face per photo, eyes at least "
-        "36 px apart); nothing is written if any photo is refused",
+        "54 px apart: the embedder's chip); nothing is written if any photo is refused",
         "gate-edge enroll --lists /var/lib/gate-edge/lists --subject resident-0007 "
         "--kind resident photos/0007-a.jpg photos/0007-b.jpg")
     _store_flags(p, required=True)
