@@ -22,7 +22,10 @@ bottom and right, as face-api's concat of zeros and dlib's add_prev both do.
 The input is NHWC float32 RGB pixels 0..255 of dlib's 150x150 face chip, batch dimension "N";
 the output is the raw descriptor (not L2-normalised; dlib compares by Euclidean distance).
 The bytes are deterministic: fixed node order, initializers sorted by name, deterministic
-serialisation, no timestamps.
+serialisation, no timestamps. Checked on real chips against dlib itself (tests/vision/
+test_embedder_dlib.py: cosine >= 0.9995) and, once by hand, against face-api 1.7.15 running in
+node on tfjs's CPU backend (Euclidean distance 0.0008-0.0012 at descriptor norms ~1.5, its
+/255 input scaling included).
 """
 
 from __future__ import annotations
