@@ -18,6 +18,7 @@ from edge.app.enrollment import (
     MIN_EYE_DISTANCE_PX,
     build_lists,
     enroll_photos,
+    read_photo,
 )
 from edge.errors import ConfigError
 from edge.identity.store import ListStore
@@ -82,7 +83,7 @@ def test_a_couple_is_several_faces(store: ListStore,
 
 def test_a_downscaled_face_is_too_small(tmp_path: Path, store: ListStore,
                                         models: tuple[FaceAnalyzer, FaceEmbedder]) -> None:
-    image = cv2.imread(str(_faces() / "img22.jpg"))  # eyes ~133 px apart
+    image = read_photo(_faces() / "img22.jpg")  # eyes ~133 px apart
     small = tmp_path / "small.jpg"
     cv2.imwrite(str(small), cv2.resize(image, None, fx=0.25, fy=0.25,
                                        interpolation=cv2.INTER_AREA))
@@ -114,7 +115,7 @@ def test_templates_go_into_the_store_with_the_model_id(
     # A third photo of A is nearer to A's templates than a photo of somebody else (B).
     probes = []
     for name in ("img2.jpg", "img27.jpg"):
-        image = cv2.imread(str(_faces() / name))
+        image = read_photo(_faces() / name)
         probes.append(embedder.embed(image, analyzer.analyze(image).landmarks[:1])[0])
     same, other = (float(np.linalg.norm(held - p, axis=1).min()) for p in probes)
     assert same < 0.5 < other
