@@ -7,6 +7,7 @@ enroll.json when the embedder model is there (edge.app.enrollment), so that
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -112,9 +113,12 @@ def _identity_outputs(args: argparse.Namespace, plan: Path, enrolled: int) -> No
     --grant-by-face, and the replay command line that uses them."""
     config = ""
     if args.grant_by_face:
+        # identity.* is read only with enabled = true, which needs a lists_dir: the scene's.
+        lists_dir = json.dumps(str((args.out / "lists").resolve()))  # a TOML basic string
         (args.out / GATE_CONFIG).write_text(
             "# Written by gate-edge synth --grant-by-face: the policy the scene's labels assume.\n"
-            "[identity]\ngrant_residents_by_face = true\n", encoding="utf-8")
+            f"[identity]\nenabled = true\nlists_dir = {lists_dir}\n"
+            "grant_residents_by_face = true\n", encoding="utf-8")
         config = f" --config {args.out / GATE_CONFIG}"
     print(f"{plan}: {enrolled} subjects to enrol ({args.residents} residents, "
           f"{args.quarantined} quarantined; {args.strangers} strangers never enrolled)")

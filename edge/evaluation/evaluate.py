@@ -195,8 +195,10 @@ def format_report(report: EvalReport) -> str:
     unmatched events, and a one-line summary."""
     scored = any(p.scored for p in report.people)
     who = f" {'subject':<14} {'match':<19} {'identity':<12}" if scored else ""
-    lines = [f"{'person':<8} {'expect':<12} {'got':<20} {'true':>6} {'measured':>9} "
-             f"{'error':>6}{who}"]
+    ew = max([12, *(len(",".join(p.expect)) for p in report.people)])
+    gw = max([20, *(len(",".join(map(_event_text, p.events))) for p in report.people)])
+    lines = [f"{'person':<8} {'expect':<{ew}} {'got':<{gw}} {'true':>6} {'measured':>9} "
+             f"{'error':>6}{who}".rstrip()]
     for p in report.people:
         got = ",".join(_event_text(d) for d in p.events) or "-"
         true = f"{p.true_c:.2f}" if p.true_c is not None else "-"
@@ -206,8 +208,8 @@ def format_report(report: EvalReport) -> str:
         expect = ",".join(p.expect) or "(none)"
         ident = (f" {p.subject or 'stranger':<14} {p.match_text:<19} {p.identity or '-':<12}"
                  if scored else "")
-        lines.append(f"{p.label:<8} {expect:<12} {got:<20} {true:>6} {meas:>9} {err:>6}"
-                     f"{ident}{flag}")
+        lines.append(f"{p.label:<8} {expect:<{ew}} {got:<{gw}} {true:>6} {meas:>9} {err:>6}"
+                     f"{ident.rstrip()}{flag}")
     for d in report.unmatched:
         lines.append(f"unmatched {_event_text(d)} track {d.track} at t_ns {d.t_ns}")
     fc = report.fever_counts
