@@ -1,6 +1,7 @@
 """Simulators with ground truth: thermal-only and RGB + thermal scenes written as labelled
-recordings (`thermal`, `rgb`, their plans and specs), the face library they composite, and
-`broker`, a private Mosquitto for tests and the demo.
+recordings (`thermal`, `rgb`, their plans and specs), the face library they composite, the
+identity roles of RGB scenes (`cast`: enrolled residents, quarantined residents, strangers, and
+the enrolment plan), and `broker`, a private Mosquitto for tests and the demo.
 
 May import `edge.core`, `edge.sources` (the recording writer), `edge.vision` and
 `edge.errors`; never the pipeline, transport, app or cli. A simulator models the scene
