@@ -8,24 +8,31 @@ from typing import Any
 
 from edge.app.replay import ReplayResult, replay
 from edge.config import Settings, validate
-from edge.core.types import Decision, TemperatureReading
+from edge.core.types import Decision, Match, TemperatureReading
 from edge.transport.mqtt import BrokerOptions, Subscriber
 from tests.shared import REPO_ROOT as REPO
 
 TOLERANCE_C = 0.3
 
 
-def decision_from_event(event: dict[str, object]) -> Decision:
+def decision_from_event(event: dict[str, Any]) -> Decision:
     """Rebuild a Decision from what arrived over MQTT, so scoring uses the wire data."""
-    t = event["temperature"]
-    assert isinstance(t, dict)
-    reading = TemperatureReading(
-        t["c"], t["skin_c"], t["threshold_c"], t["site"], t["samples"], t["reference_ok"],
-        t["spread_c"],
+    t = event.get("temperature")
+    reading = None
+    if t is not None:
+        reading = TemperatureReading(
+            t["c"], t["skin_c"], t["threshold_c"], t["site"], t["samples"], t["reference_ok"],
+            t["spread_c"],
+        )
+    m = event.get("match")
+    return Decision(
+        event["type"], event["t_ns"], event["track"], reading, tuple(event["bbox"]),
+        event.get("bbox_frame", "thermal"),
+        match=Match(m["subject"], m["distance"]) if m else None,
+        recognition="match" in event,
+        subject=event.get("subject"),
+        reason=event.get("reason"),
     )
-    box = event["bbox"]
-    assert isinstance(box, list)
-    return Decision(event["type"], event["t_ns"], event["track"], reading, tuple(box))  # type: ignore[arg-type]
 
 
 def settings_for(config: str | None, broker_url: str, gate: str, **extra: Any) -> Settings:
