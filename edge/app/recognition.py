@@ -31,10 +31,10 @@ log = logging.getLogger("edge.identity")
 LIST_COMMANDS = tuple(name for name in COMMAND_ARGS if name.startswith("lists."))
 
 
-def identity_params(settings: Settings) -> IdentityParams | None:
+def identity_params(settings: Settings) -> IdentityParams:
+    """The recognition policy; it applies whenever lists are open (`identity.enabled`, or a
+    `--lists` directory given to replay / eval)."""
     ident = settings.identity
-    if not ident.enabled:
-        return None
     return IdentityParams(
         threshold=ident.threshold,
         samples=ident.samples,

@@ -12,7 +12,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 
 import numpy as np
 
@@ -20,7 +19,6 @@ from edge import __version__
 from edge.app.recognition import Lists, identity_params, register_list_handlers
 from edge.commands.handlers import HandlerRegistry, ScreeningSetArgs
 from edge.config import Settings
-from edge.core.identity import IdentityParams
 from edge.core.types import StreamInfo
 from edge.errors import BrokerError, ConfigError
 from edge.pipeline.base import FaceParams, Pipeline, PipelineParams, ScreeningParams
@@ -207,8 +205,6 @@ def build_pipeline(settings: Settings, meta: StreamInfo, lists: Lists | None = N
             raise ConfigError(f"mode = 'rgb_thermal': {meta.origin} has no RGB stream")
         from edge.pipeline.rgb_thermal import RgbThermalPipeline
 
-        if lists is not None and params.identity is None:
-            params = replace(params, identity=IdentityParams())  # --lists without [identity]
         recognition = lists.recognition if lists is not None else None
         return RgbThermalPipeline(params, meta, recognition=recognition)
     if lists is not None:

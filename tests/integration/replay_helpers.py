@@ -55,6 +55,7 @@ def replay_and_collect(
     timeout_s: float = 30.0,
     others: list[tuple[str, dict[str, Any]]] | None = None,
     speed: float | None = None,
+    lists_dir: Path | None = None,
 ) -> tuple[ReplayResult, list[dict[str, Any]], list[str]]:
     """Replay into the broker; return the result, the events a subscriber received (in
     arrival order) and the status messages; `others` collects (topic kind, body) of the
@@ -66,7 +67,7 @@ def replay_and_collect(
     statuses: list[str] = []
     with Subscriber(BrokerOptions(url=settings.mqtt.broker), [topic]) as sub:
         assert sub.subscribed.wait(10.0), "test subscriber could not subscribe"
-        result = replay(settings, recording, speed=speed)
+        result = replay(settings, recording, speed=speed, lists_dir=lists_dir)
         while not statuses or statuses[-1] != "offline":
             message = sub.get(timeout_s)
             assert message is not None, f"stream did not end within {timeout_s} s: {statuses}"
