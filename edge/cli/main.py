@@ -137,7 +137,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not problems:
         print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
     found = _check_reference(settings, args) if args.reference is not None else True
-    state_ok = _check_state(settings)
+    state_ok = _check_state(settings) and _check_lists(settings)
     if not args.no_broker:
         # Connects without a will and publishes nothing: a running gate's status must not flap.
         check_broker(broker_options(settings))
@@ -161,6 +161,30 @@ def _check_state(settings: Settings) -> bool:
               "it is writable)", file=sys.stderr)
         return False
     print(f"state: ok ({folder} writable, {free_bytes(folder) / 1e6:.0f} MB free)")
+    return True
+
+
+def _check_lists(settings: Settings) -> bool:
+    """Recognition on: the list store opens (read-only look) and what it holds."""
+    from edge.errors import IdentityError
+    from edge.identity.store import ListStore
+
+    where = settings.lists_dir
+    if not settings.identity.enabled or where is None:
+        print("lists: recognition off (identity.enabled = false)")
+        return True
+    if not (where / "lists.sqlite").is_file():
+        print(f"lists: {where} has no list store yet: recognition starts empty until the "
+              "backend pushes a snapshot (or: gate-edge enroll --lists ...)")
+        return True
+    try:
+        with ListStore.open(where, create=False) as store:
+            counts, version, origin = store.counts(), store.version, store.origin
+    except IdentityError as exc:
+        print(f"lists: {exc}", file=sys.stderr)
+        return False
+    print(f"lists: ok ({where}, {origin} version {version}: {counts.get('subjects', 0)} "
+          f"subjects, {counts.get('templates', 0)} templates)")
     return True
 
 
