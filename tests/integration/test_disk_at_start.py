@@ -62,6 +62,7 @@ def test_state_dir_unusable_at_start_then_usable_every_decision_arrives_once(
                           mount / "state", speed=2.0)
     backend = Backend(broker.url, gate_name)
     metrics = Metrics(broker.url, gate_name)
+    info = Metrics(broker.url, gate_name, topic="info")  # retained: every version of it
     log = tmp_path / "gate.log"
     gate = start_gate(config, log, prefix=_unusable_tmpfs(mount, fault))
     try:
@@ -73,10 +74,12 @@ def test_state_dir_unusable_at_start_then_usable_every_decision_arrives_once(
         _make_usable(gate.pid, mount, fault)
         assert gate.wait(120.0) == 0, log.read_text()[-3000:]
         assert backend.wait_for(lambda ev: len({e["id"] for e in ev}) >= people, 30.0)
+        assert info.wait_for(lambda m: m.get("state") == "ok", 10.0), info.seen
     finally:
         if gate.poll() is None:
             gate.kill()
         metrics.close()
+        info.close()
         backend.close()
     text = log.read_text()
     degraded = [m for m in metrics.seen if m.get("state") == "degraded"]
@@ -92,6 +95,9 @@ def test_state_dir_unusable_at_start_then_usable_every_decision_arrives_once(
     assert "writable again" in text
     assert sent_while_held == 0  # nothing was committed, so nothing could be sent
     assert metrics.seen[0]["state"] == "degraded"  # from the first metrics on
+    states = [m.get("state") for m in info.seen]
+    assert states[0] == "degraded" and info.seen[0]["outbox_error"]  # from the first info on
+    assert states[-1] == "ok" and info.seen[-1]["outbox_error"] is None
     assert degraded and all(m["outbox_error"] for m in degraded)
     assert sorted(e["seq"] for e in unique.values()) == list(range(1, len(unique) + 1))
     assert "?" not in by_person and all(len(ids) == 1 for ids in by_person.values())

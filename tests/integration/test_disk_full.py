@@ -61,14 +61,14 @@ def _fill(folder: Path) -> int:
 
 
 class Metrics:
-    """Every metrics message of the gate, on a thread."""
+    """Every metrics message of the gate (or of another of its topics: `topic`), on a thread."""
 
-    def __init__(self, url: str, gate: str) -> None:
+    def __init__(self, url: str, gate: str, topic: str = "metrics") -> None:
         from edge.transport.mqtt import BrokerOptions, Subscriber
 
         self.seen: list[dict[str, Any]] = []
         self._new = threading.Condition()
-        self._sub = Subscriber(BrokerOptions(url=url), [f"gate/fault/{gate}/metrics"]).start()
+        self._sub = Subscriber(BrokerOptions(url=url), [f"gate/fault/{gate}/{topic}"]).start()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._pump, daemon=True)
         self._thread.start()
