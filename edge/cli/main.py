@@ -239,7 +239,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from edge.cli.demo import run_demo
 
     return run_demo(
-        args.out, people=args.people, seed=args.seed, speed=args.speed, rgb=not args.thermal_only
+        args.out, people=args.people, seed=args.seed, speed=args.speed,
+        rgb=not args.thermal_only, faces=args.faces,
     )
 
 
@@ -341,6 +342,9 @@ def _add_gate_commands(sub: SubParsers) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--speed", type=_speed, default=4.0, help="replay speed (default 4x)")
     p.add_argument("--thermal-only", action="store_true", help="the thermal-only kiosk scene")
+    p.add_argument("--faces", type=Path, metavar="DIR",
+                   help="photos grouped by person (identities.csv): the residents' scene with "
+                   "recognition (default: ../shared/data/faces when present)")
 
 
 def build_parser() -> argparse.ArgumentParser:

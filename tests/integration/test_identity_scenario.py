@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from edge.app.enrollment import build_lists
+from edge.app.enrollment import MIN_EYE_DISTANCE_PX, build_lists
 from edge.evaluation.evaluate import load_labels, match
 from edge.sim.rgb import synthesize_rgb
 from edge.sim.rgb_plan import RgbSceneSpec
@@ -28,6 +28,7 @@ def _scene(tmp_path: Path, *, grant: bool, seed: int) -> tuple[Path, Path]:
     spec = RgbSceneSpec(
         people=7, residents=4, strangers=2, quarantined=1, seed=seed,
         faces_dir=shared_data_dir("faces"), grant_by_face=grant,
+        enroll_min_eye_px=MIN_EYE_DISTANCE_PX,
     )
     summary = synthesize_rgb(scene, spec)
     assert summary.enroll_plan is not None and len(summary.enrolled) == 5
