@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.app.checkpoint import Committer, code_fingerprint, kill_after_from_env, load_checkpoint
-from edge.app.recognition import Lists, open_lists
+from edge.app.recognition import Lists, ListsUnavailable, open_lists
 from edge.app.reference_watch import ReferenceWatch
 from edge.app.runner import LoopHooks, RunLoop
 from edge.app.sdnotify import Notifier, Watchdog
@@ -87,6 +87,17 @@ def _command_inbox(settings: Settings, pipeline: Pipeline, lists: Lists | None) 
     return inbox
 
 
+def _open_lists(settings: Settings) -> tuple[Lists | None, str | None]:
+    """The list store, or (None, why) when it cannot be opened: temperatures are still
+    screened; recognition waits for a restart with a usable store."""
+    try:
+        return open_lists(settings), None
+    except ListsUnavailable as exc:
+        log.error("%s; recognition is OFF until the gate restarts with a usable list store "
+                  "(temperature screening goes on)", exc)
+        return None, str(exc)
+
+
 class LiveGate:
     def __init__(
         self,
@@ -102,7 +113,7 @@ class LiveGate:
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier.from_env()
         # The gate's own copy of the lists: recognition works from it with no broker.
-        self.lists = open_lists(settings)
+        self.lists, self.lists_error = _open_lists(settings)
         self.pipeline = build_pipeline(settings, meta, self.lists)
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
         self.fingerprint = code_fingerprint(config_hash(settings))
@@ -224,6 +235,8 @@ class LiveGate:
         extra: dict[str, object] = {"settings": self.commands.settings_info()}
         if self.lists is not None:
             extra["lists"] = self.lists.info()
+        elif self.lists_error is not None:
+            extra["lists"] = {"error": self.lists_error}
         return extra
 
     # --- the run loop's hooks (pipeline thread) ---------------------------------------------

@@ -31,6 +31,11 @@ log = logging.getLogger("edge.identity")
 LIST_COMMANDS = tuple(name for name in COMMAND_ARGS if name.startswith("lists."))
 
 
+class ListsUnavailable(ConfigError):
+    """The list store cannot be opened (a full or read-only state dir, a damaged file): `run`
+    screens temperatures without recognition rather than not at all."""
+
+
 def identity_params(settings: Settings) -> IdentityParams:
     """The recognition policy; it applies whenever lists are open (`identity.enabled`, or a
     `--lists` directory given to replay / eval)."""
@@ -117,7 +122,7 @@ def open_lists(settings: Settings, directory: Path | None = None) -> Lists | Non
     try:
         store = ListStore.open(where)
     except IdentityError as exc:
-        raise ConfigError(f"identity.lists_dir: {exc}") from None
+        raise ListsUnavailable(f"identity.lists_dir: {exc}") from None
     embedder = FaceEmbedder(threads=settings.rgb.threads)
     recognition = Recognition(
         embedder, list_view(store, embedder.model_id), quality=face_quality
