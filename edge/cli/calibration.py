@@ -1,4 +1,5 @@
-"""The installer's temperature calibration: `calibrate-temp` (docs/cli.md)."""
+"""Calibrations from measurements: the installer's temperature offset (`calibrate-temp`) and
+the recognition threshold's ROC on labelled photos (`eval-faces`), docs/cli.md."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.cli.util import add_command
-from edge.config import load_config
+from edge.config import IdentityConfig, load_config
+from edge.errors import ConfigError
 
 if TYPE_CHECKING:
     from edge.cli.util import SubParsers
@@ -34,7 +36,31 @@ def cmd_calibrate_temp(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_faces(args: argparse.Namespace) -> int:
+    from edge.evaluation import face_roc as fr
+    from edge.vision.embedder import FaceEmbedder
+    from edge.vision.landmarks import FaceAnalyzer
+
+    faces = fr.embed_faces(args.faces, FaceAnalyzer(threads=1), FaceEmbedder(threads=1))
+    if len(set(faces.identities)) < 2:
+        raise ConfigError(f"{args.faces}: fewer than 2 identities with a one-face photo")
+    pairs = fr.all_pairs(faces)
+    listed = [fr.listed_pairs(faces, args.faces / name) for name in fr.PAIR_LISTS
+              if (args.faces / name).is_file()]
+    thresholds = sorted({*args.threshold, fr.DLIB_THRESHOLD})
+    print("\n".join(fr.summary_lines(faces, pairs, listed, thresholds)))
+    print()
+    print("\n".join(fr.model_lines(pairs, thresholds)))
+    if args.plot is not None:
+        fr.plot_roc(pairs, args.plot, args.threshold[0],
+                    f"{len(faces.files)} photos of {len(set(faces.identities))} people "
+                    f"({args.faces.name}), all pairs")
+        print(f"figure: {args.plot}")
+    return 0
+
+
 def add_calibration_commands(sub: SubParsers) -> None:
+    _add_eval_faces(sub)
     p = add_command(
         sub,
         "calibrate-temp",
@@ -64,3 +90,21 @@ def add_calibration_commands(sub: SubParsers) -> None:
         "config's)",
     )
     p.add_argument("--dry-run", action="store_true", help="print, do not write")
+
+
+def _add_eval_faces(sub: SubParsers) -> None:
+    p = add_command(
+        sub,
+        "eval-faces",
+        cmd_eval_faces,
+        "ROC of the face descriptor on labelled photos (identities.csv): genuine and impostor "
+        "distances over all pairs, EER, TAR at FAR <= 0.1 %, rates at given thresholds",
+        "gate-edge eval-faces ../shared/data/faces --threshold 0.5 0.55 --plot roc.png",
+    )
+    p.add_argument("faces", type=Path, help="folder with identities.csv (file, identity_group) "
+                   "and the photos; master.csv / face-recognition-pivot.csv scored if present")
+    p.add_argument("--threshold", type=float, nargs="+", metavar="D",
+                   default=[IdentityConfig().threshold],
+                   help="thresholds to report (the first is marked in the figure; default: "
+                   "identity.threshold's default); dlib's 0.6 is always added")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write the figure here")
