@@ -329,7 +329,10 @@ def _add_gate_commands(sub: SubParsers) -> None:
     p.add_argument("pairs", type=Path, help="CSV: rgb_x,rgb_y,thermal_x,thermal_y per line")
     p.add_argument("--config", type=Path, help="TOML config to update (comments are kept)")
     p.add_argument("--dry-run", action="store_true", help="print, do not write")
+    _add_demo_command(sub)
 
+
+def _add_demo_command(sub: SubParsers) -> None:
     p = add_command(
         sub,
         "demo",
