@@ -41,6 +41,8 @@ def cmd_eval_faces(args: argparse.Namespace) -> int:
     from edge.vision.embedder import FaceEmbedder
     from edge.vision.landmarks import FaceAnalyzer
 
+    if not (args.faces / fr.IDENTITIES_CSV).is_file():
+        raise ConfigError(f"{args.faces}: no {fr.IDENTITIES_CSV} (file,identity_group per photo)")
     faces = fr.embed_faces(args.faces, FaceAnalyzer(threads=1), FaceEmbedder(threads=1))
     if len(set(faces.identities)) < 2:
         raise ConfigError(f"{args.faces}: fewer than 2 identities with a one-face photo")
