@@ -75,6 +75,7 @@ class IdentitySamples:
         self._keep = keep
         self._max_embeds = max_embeds if max_embeds is not None else 3 * keep
         self._samples: dict[int, list[tuple[str | None, float, float]]] = {}
+        self._descriptors: dict[int, list[tuple[float, npt.NDArray[np.float32]]]] = {}
         self._embeds: dict[int, int] = {}
 
     def wanted(
@@ -100,23 +101,35 @@ class IdentitySamples:
         subjects: list[str | None],
         distances: npt.NDArray[np.float32],
         quality: npt.NDArray[np.float32],
+        descriptors: npt.NDArray[np.float32] | None = None,
     ) -> None:
         """The embedded faces of one frame: (K,) track ids, nearest subjects, distances and
-        qualities, in the same order."""
+        qualities, and their (K, D) descriptors, in the same order."""
         rows = zip(track_ids.tolist(), subjects, distances.tolist(), quality.tolist(), strict=True)
-        for tid, subject, dist, q in rows:
+        for i, (tid, subject, dist, q) in enumerate(rows):
             kept = self._samples.setdefault(tid, [])
             kept.append((subject, float(dist), float(q)))
             kept.sort(key=lambda s: -s[2])
             del kept[self._keep :]
+            if descriptors is not None:
+                best = self._descriptors.setdefault(tid, [])
+                best.append((float(q), descriptors[i]))
+                best.sort(key=lambda s: -s[0])
+                del best[self._keep :]
             self._embeds[tid] = self._embeds.get(tid, 0) + 1
 
     def samples(self, track_id: int) -> list[tuple[str | None, float]]:
         return [(s, d) for s, d, _ in self._samples.get(track_id, [])]
+
+    def descriptors(self, track_id: int) -> npt.NDArray[np.float32] | None:
+        """(K, D) descriptors of the track's best frames, None when none were kept."""
+        best = self._descriptors.get(track_id)
+        return np.stack([d for _, d in best]) if best else None
 
     def count(self, track_id: int) -> int:
         return len(self._samples.get(track_id, ()))
 
     def drop(self, track_id: int) -> None:
         self._samples.pop(track_id, None)
+        self._descriptors.pop(track_id, None)
         self._embeds.pop(track_id, None)

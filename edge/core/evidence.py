@@ -9,25 +9,22 @@ record of who has been decided lives here, and it is what a crash checkpoint sav
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
 
-from edge.core.accumulators import IdentitySamples, TemperatureSamples
+from edge.core.access import AccessDesk, Identify, Sighting
+from edge.core.accumulators import TemperatureSamples
 from edge.core.decide import DecideParams, PersonEvidence, decide
 from edge.core.detections import Detections, FrameName
-from edge.core.identity import IdentityParams, SubjectLookup, access_events, identify
+from edge.core.identity import IdentityParams
+from edge.core.passes import PassParams
 from edge.core.tracker import Box, Track, Tracker, TrackerParams
-from edge.core.types import Decision, Match
+from edge.core.types import Decision
 
-# Recognition of some of a frame's faces: given their indices (K,) into the frame's
-# detections, the nearest enrolled subject of each (None: empty gallery) and the (K,)
-# float32 descriptor distances. The pipeline binds it to its embedder and gallery.
-Identify = Callable[
-    [npt.NDArray[np.intp]], tuple[list[str | None], npt.NDArray[np.float32]]
-]
+__all__ = ["Evidence", "EvidenceParams", "Identify", "Sighting"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +33,7 @@ class EvidenceParams:
     tracker: TrackerParams = field(default_factory=TrackerParams)
     skin_offset_c: float = 0.0  # site calibration added to every skin reading
     identity: IdentityParams | None = None  # None: recognition off
+    passes: PassParams | None = None  # None: QR passes off
 
 
 class Evidence:
@@ -48,14 +46,8 @@ class Evidence:
         self._frame: FrameName = "thermal"
         # Baseline mode: body estimates of the latest decisions at this gate, oldest first.
         self._recent_c: deque[float] = deque(maxlen=params.decide.baseline_samples)
-        self._identity = params.identity
-        keep = params.identity.samples if params.identity is not None else 1
-        self._faces = IdentitySamples(keep)
-        # Tracks whose identity is decided, with it (None: a stranger).
-        self._identified: dict[int, Match | None] = {}
-        self._pending_access: set[int] = set()  # identified, access events not yet out
-        # The subjects' status now (quarantine, health); bound by the app to the list store.
-        self.lookup: SubjectLookup | None = None
+        # Identity and passes per person (edge.core.access); the pipeline binds its lookups.
+        self.access = AccessDesk(params.identity, params.passes)
 
     def record(
         self,
@@ -66,16 +58,19 @@ class Evidence:
         room_c: float | None = None,
         identify: Identify | None = None,
         quality: npt.NDArray[np.float32] | None = None,
+        sightings: Sequence[Sighting] = (),
     ) -> list[Decision]:
         """One frame: its detections and their (N,) reference-corrected skin readings
         (only the `measurable` ones are used), and the room temperature the pipeline measured
         (None: not known). With recognition on, `quality` (N,) rates each face for
-        recognition and `identify` recognises the faces whose person still needs it.
+        recognition and `identify` recognises the faces whose person still needs it;
+        `sightings` are the verified QR codes read in this frame.
         Returns the decisions this frame completed."""
         self._frame = detections.frame
         update = self._tracker.update(detections.boxes, t_ns)
-        if self._identity is not None and identify is not None and quality is not None:
-            self._recognise(update.track_ids, quality, identify)
+        self.access.observe(
+            update.track_ids, detections.boxes, t_ns, quality, identify, sightings
+        )
         measured = detections.measurable
         self._temperature.add(
             update.track_ids[measured],
@@ -89,31 +84,14 @@ class Evidence:
             # leave, a raised hand joining the face) must not come back as a new person.
             if track_id in self._decided:
                 self._decided.update(live_ids)
-            if track_id in self._identified:
-                for live in live_ids:
-                    self._identified.setdefault(live, self._identified[track_id])
+            self.access.hand_over(track_id, live_ids)
         decisions = self._decide(update.ended, ending=True)
         decisions += self._decide(self._tracker.tracks, ending=False)
         for track in update.ended:
             self._temperature.drop(track.track_id)
             self._decided.discard(track.track_id)
-            self._faces.drop(track.track_id)
-            self._identified.pop(track.track_id, None)
+            self.access.drop(track.track_id)
         return decisions
-
-    def _recognise(
-        self,
-        track_ids: npt.NDArray[np.int64],
-        quality: npt.NDArray[np.float32],
-        identify: Identify,
-    ) -> None:
-        assert self._identity is not None
-        open_ids = np.asarray([t not in self._identified for t in track_ids.tolist()], bool)
-        eligible = open_ids & (quality >= np.float32(self._identity.min_quality))
-        idx = np.flatnonzero(self._faces.wanted(track_ids, quality, eligible))
-        if idx.size:
-            subjects, distances = identify(idx)
-            self._faces.add(track_ids[idx], subjects, distances, quality[idx])
 
     def _decide(self, tracks: list[Track], ending: bool) -> list[Decision]:
         out: list[Decision] = []
@@ -133,7 +111,7 @@ class Evidence:
             decision = decide(person, self._params, ending, self.baseline_c)
             if decision is not None:
                 self._decided.add(tid)
-                out.append(self._with_match(decision, track))
+                out.append(self.access.with_match(decision, tid))
                 assert decision.temperature is not None
                 # Every trusted decision, fevers too: the median of the recent people shrugs
                 # off a few fevers, and a drifting camera that makes everyone "feverish" must
@@ -141,42 +119,8 @@ class Evidence:
                 trusted = decision.temperature.reference_ok or not self._params.reference_expected
                 if decision.type != "recheck" and trusted:
                     self._recent_c.append(decision.temperature.body_c)
-            out += self._settle_identity(track, ending)
+            out += self.access.settle(track, tid in self._decided, ending, self._frame)
         return out
-
-    def _with_match(self, decision: Decision, track: Track) -> Decision:
-        """A temperature decision carries the person's identity: decided now from the frames
-        recognised so far (if there are any), so the match and the access events agree."""
-        if self._identity is None:
-            return decision
-        tid = track.track_id
-        if tid not in self._identified and self._faces.count(tid):
-            self._identified[tid] = identify(self._faces.samples(tid), self._identity.threshold)
-            self._pending_access.add(tid)
-        return replace(decision, match=self._identified.get(tid), recognition=True)
-
-    def _settle_identity(self, track: Track, ending: bool) -> list[Decision]:
-        """The access events of a person whose identity is decided now: at the temperature
-        decision, or once enough frames are recognised after it, or when the person leaves."""
-        if self._identity is None:
-            return []
-        tid = track.track_id
-        count = self._faces.count(tid)
-        enough = ending or (tid in self._decided and count >= self._identity.samples)
-        if tid not in self._identified and count and enough:
-            self._identified[tid] = identify(self._faces.samples(tid), self._identity.threshold)
-            self._pending_access.add(tid)
-        if tid not in self._pending_access:
-            return []
-        self._pending_access.discard(tid)
-        match = self._identified[tid]
-        status = self.lookup(match.subject) if match is not None and self.lookup else None
-        return [
-            Decision(kind, track.last_t_ns, tid, None, track.int_box(), self._frame,
-                     match=match, recognition=True,
-                     subject=match.subject if match else None, reason=reason)
-            for kind, reason in access_events(match, status, self._identity)
-        ]
 
     @property
     def baseline_c(self) -> float | None:
@@ -216,5 +160,4 @@ class Evidence:
         """After a restart: people decided before the crash stay decided if still in view."""
         restored = self._tracker.add(boxes, t_ns)
         self._decided.update(restored)
-        # Their identity went out with their decision before the crash: not again.
-        self._identified.update(dict.fromkeys(restored))
+        self.access.restore(restored)  # their identity went out before the crash

@@ -122,6 +122,19 @@ class Match:
     distance: float
 
 
+@dataclass(frozen=True, slots=True)
+class PassRef:
+    """Which pass a decision is about (never the payload itself): its id, issuer kind
+    (`compound` or `dcc`), signer key id, the SHA-256 of the QR text (the same QR shown again
+    has the same digest) and its end of validity (ISO 8601 UTC, None if it has none)."""
+
+    id: str | None
+    kind: str | None
+    kid: str | None
+    digest: str
+    expires: str | None = None
+
+
 # recheck: measured, but the reading cannot be trusted (reference lost); check by hand.
 TemperatureType = Literal["screening", "fever", "recheck"]
 # Access and identity decisions (docs/mqtt.md): one per person and kind.
@@ -149,6 +162,7 @@ class Decision:
     recognition: bool = False
     subject: str | None = None  # access decisions: whose access (the match's, or the pass's)
     reason: str | None = None  # pass.denied: why (docs/mqtt.md)
+    pass_ref: PassRef | None = None  # the pass shown, for pass decisions (None: by face)
 
     @property
     def is_temperature(self) -> bool:

@@ -110,6 +110,22 @@ class Gallery:
         distance = np.sqrt(np.maximum(best, 0.0)).astype(np.float32, copy=False)
         return self._row_subject[rows], distance
 
+    def distances_to(
+        self, queries: NDArray[np.float32], subject: str
+    ) -> NDArray[np.float32] | None:
+        """(K,) distance from each query (K, D) to the subject's nearest template; None when
+        the subject has no template (not listed, or listed without a face)."""
+        try:
+            index = self._subjects.index(subject)
+        except ValueError:
+            return None
+        rows = self._templates[self._row_subject == index]
+        if rows.shape[0] == 0:
+            return None
+        diff = queries[:, None, :] - rows[None, :, :]  # (K, T, D): T templates of one subject
+        nearest: NDArray[np.float32] = np.sqrt(np.einsum("ktd,ktd->kt", diff, diff)).min(axis=1)
+        return nearest.astype(np.float32, copy=False)
+
     def match(self, query: NDArray[np.float32]) -> Match | None:
         """The nearest subject of one (D,) query, or None when the gallery is empty."""
         index, distance = self.nearest(query.reshape(1, -1))

@@ -91,12 +91,18 @@ class Recognition:
         the core asks for, in one batch."""
         gallery = self.lists.gallery
 
-        def run(idx: npt.NDArray[np.intp]) -> tuple[list[str | None], F32]:
+        def run(idx: npt.NDArray[np.intp]) -> tuple[list[str | None], F32, F32]:
             descriptors = self.embedder.embed(bgr, np.ascontiguousarray(landmarks[idx]))
             if gallery.size == 0:
-                return [None] * int(idx.size), np.full(idx.size, np.inf, np.float32)
+                return [None] * int(idx.size), np.full(idx.size, np.inf, np.float32), descriptors
             rows, distances = gallery.nearest(descriptors)
             names = [gallery.subject(int(r)) if r >= 0 else None for r in rows.tolist()]
-            return names, distances.astype(np.float32, copy=False)
+            return names, distances.astype(np.float32, copy=False), descriptors
 
         return run
+
+    def holder_distance(self, descriptors: F32, subject: str) -> float | None:
+        """Median distance from a person's descriptors (K, D) to the subject's nearest
+        template; None when the subject has no template in the gallery in force."""
+        distances = self.lists.gallery.distances_to(descriptors, subject)
+        return None if distances is None else float(np.median(distances))

@@ -89,7 +89,8 @@ class RgbThermalPipeline:
         identity = params.identity if self.recognition is not None else None
         self.evidence = Evidence(params.screening.evidence("canthus", params.tracker, identity))
         if self.recognition is not None:
-            self.evidence.lookup = self.recognition.lookup
+            self.evidence.access.lookup = self.recognition.lookup
+            self.evidence.access.holder_distance = self.recognition.holder_distance
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None
         self.room = RoomTemperature(params.room)

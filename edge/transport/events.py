@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from ulid import ULID
 
-from edge.core.types import Decision, Match, TemperatureReading
+from edge.core.types import Decision, Match, PassRef, TemperatureReading
 
 SCHEMA = "gate-edge/event/1"
 EVENT_TYPES: tuple[str, ...] = (
@@ -95,6 +95,14 @@ def match_field(match: Match | None) -> dict[str, object] | None:
     return {"subject": match.subject, "distance": round(float(match.distance), 4)}
 
 
+def pass_field(ref: PassRef | None) -> dict[str, object] | None:
+    """`pass` = {"id", "kind", "kid", "digest", "expires"} or null (decided by face)."""
+    if ref is None:
+        return None
+    return {"id": ref.id, "kind": ref.kind, "kid": ref.kid, "digest": ref.digest,
+            "expires": ref.expires}
+
+
 def decision_body(decision: Decision, *, site: str, gate: str, wall_ns: int) -> dict[str, object]:
     """An event without `id` and `seq`: temperature decisions carry `temperature` (and
     `match` when recognition is on); access decisions `subject`, `match`, `pass` (and
@@ -110,7 +118,7 @@ def decision_body(decision: Decision, *, site: str, gate: str, wall_ns: int) -> 
     else:
         body["subject"] = decision.subject
         body["match"] = match_field(decision.match)
-        body["pass"] = None  # admitted or refused by face: no pass was shown
+        body["pass"] = pass_field(decision.pass_ref)  # null: admitted or refused by face
         if decision.type == "pass.denied":
             body["reason"] = decision.reason
     # Where the face was (x, y, w, h) and in which image: lets a backend or an evaluation

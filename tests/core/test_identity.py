@@ -107,9 +107,11 @@ class FakeRecogniser:
 
     def __call__(
         self, idx: npt.NDArray[np.intp]
-    ) -> tuple[list[str | None], npt.NDArray[np.float32]]:
+    ) -> tuple[list[str | None], npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         self.calls += int(idx.size)
-        return [self.names[i] for i in idx.tolist()], np.full(idx.size, self.distance, np.float32)
+        names = [self.names[i] for i in idx.tolist()]
+        distances = np.full(idx.size, self.distance, np.float32)
+        return names, distances, np.zeros((idx.size, 4), np.float32)
 
 
 def _frame(xs: list[float]) -> Detections:
@@ -148,7 +150,7 @@ def _evidence(grant: bool = False) -> tuple[Evidence, FakeRecogniser]:
         "ann": SubjectStatus("resident", False, "green"),
         "qin": SubjectStatus("resident", True, "green"),
     }
-    evidence.lookup = statuses.get
+    evidence.access.lookup = statuses.get
     return evidence, FakeRecogniser()
 
 

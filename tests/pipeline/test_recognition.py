@@ -56,7 +56,8 @@ def test_only_the_faces_asked_for_are_embedded_in_one_batch() -> None:
     landmarks = np.zeros((3, 5, 2), np.float32)
     landmarks[:, 0, 0] = [0.1, 5.0, 1.04]
     identify = rec.identify_for(np.zeros((4, 4, 3), np.uint8), landmarks)
-    names, distances = identify(np.array([0, 2], np.intp))
+    names, distances, descriptors = identify(np.array([0, 2], np.intp))
+    assert descriptors.shape == (2, 4)
     assert emb.batches == [2]
     assert names == ["ann", "bob"]
     assert distances.dtype == np.float32
@@ -75,7 +76,7 @@ def test_quarantine_is_in_force_until_its_end_by_the_gates_clock() -> None:
 def test_an_empty_gallery_recognises_nobody() -> None:
     rec, _ = _recognition()
     rec.reload(ListView(Gallery.empty("fake:1", dim=4), {}, 8))
-    names, distances = rec.identify_for(np.zeros((4, 4, 3), np.uint8),
+    names, distances, _ = rec.identify_for(np.zeros((4, 4, 3), np.uint8),
                                         np.zeros((1, 5, 2), np.float32))(np.array([0]))
     assert names == [None] and np.isinf(distances[0])
     assert rec.lists.version == 8
