@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 def cmd_keygen(args: argparse.Namespace) -> int:
     from edge.commands.keys import generate_keypair, load_public_keys
 
+    if args.purpose == "pass":  # a separate trust root: pass-*.pem (edge.cli.passes)
+        from edge.cli.passes import keygen_pass
+
+        return keygen_pass(args.dir)
+
     private_path, public_path = generate_keypair(args.dir)
     (kid,) = load_public_keys([public_path])  # read back: what a gate will load
     print(f"kid {kid}")
@@ -113,10 +118,13 @@ def add_backend_commands(sub: SubParsers) -> None:
         sub,
         "keygen",
         cmd_keygen,
-        "write a new Ed25519 command-signing key pair (cmd-KID.key.pem, cmd-KID.pub.pem)",
-        "gate-edge keygen /etc/gate-edge/keys",
+        "write a new Ed25519 key pair: command signing (cmd-KID.key.pem, cmd-KID.pub.pem) or, "
+        "with --purpose pass, pass signing (pass-KID.key.pem, pass-KID.pub.pem)",
+        "gate-edge keygen /etc/gate-edge/keys\n  gate-edge keygen backend/keys --purpose pass",
     )
     p.add_argument("dir", type=Path, help="directory for the two PEM files (created, mode 700)")
+    p.add_argument("--purpose", choices=("command", "pass"), default="command",
+                   help="command (default) or pass keys: separate trust roots")
 
     p = add_command(
         sub,

@@ -14,6 +14,7 @@ from edge.cli.backend import add_backend_commands
 from edge.cli.calibration import add_calibration_commands
 from edge.cli.lists import add_list_commands
 from edge.cli.models import add_model_commands
+from edge.cli.passes import add_pass_commands
 from edge.cli.synth import add_synth_command
 from edge.cli.util import add_command
 from edge.config import Settings, load_config, with_overrides
@@ -368,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_commands(sub)
     add_calibration_commands(sub)
     add_list_commands(sub)
+    add_pass_commands(sub)
     return parser
 
 
