@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
-    Strict,
     ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
+from edge.config_access import IdentityConfig as IdentityConfig
+from edge.config_access import PassesConfig as PassesConfig
+from edge.config_base import LaxPath, _cross, _Section
 from edge.errors import ConfigError
 
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # MQTT topic level: no '/', '+', '#'
@@ -42,20 +43,6 @@ RGB_FRAME_CORNERS = ((0.0, 0.0), (639.0, 0.0), (0.0, 479.0), (639.0, 479.0))
 # Longer than any flush should wait; far larger values overflow the platform's timer
 # (threading.TIMEOUT_MAX) with a traceback when the gate waits.
 MAX_FLUSH_S = 86400.0
-
-LaxPath = Annotated[Path, Strict(False)]  # TOML has no path type: a string is the path
-
-
-class _Section(BaseModel):
-    # strict: no "5" -> 5, no true -> 1 (an int is still a float); allow_inf_nan: no nan/inf.
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
-
-
-def _cross(field: str, value: object, message: str) -> PydanticCustomError:
-    """An error raised by a section's model validator that names one of its keys (`field`)
-    and that key's value, instead of the whole section."""
-    return PydanticCustomError("cross_field", message, {"field": field, "value": value})
-
 
 class GateConfig(_Section):
     site: str = Field("site1", pattern=_NAME)
@@ -243,26 +230,6 @@ class StateConfig(_Section):
     dir: LaxPath | None = None  # outbox and sequence numbers; None keeps them in memory
 
 
-class IdentityConfig(_Section):
-    """Face recognition against the list store (docs/lists.md); RGB + thermal mode only."""
-
-    enabled: bool = False
-    lists_dir: LaxPath | None = None  # default: lists/ in state.dir
-    # Largest descriptor distance that is the same person: chosen on the ROC of the shared
-    # photos (docs/face-threshold.md); smaller admits fewer strangers and misses more residents.
-    threshold: float = Field(0.5, gt=0.0, lt=2.0)
-    samples: int = Field(3, ge=1, le=20)  # best frames embedded per person
-    min_quality: float = Field(0.5, ge=0.0, le=10.0)  # edge.vision.embedder.face_quality
-    grant_residents_by_face: bool = False  # pass.granted for recognised residents, no pass
-    health_allowed: list[Literal["green", "yellow", "red"]] = ["green"]
-
-    @model_validator(mode="after")
-    def _allowed_not_empty(self) -> IdentityConfig:
-        if self.grant_residents_by_face and not self.health_allowed:
-            raise _cross("health_allowed", [], "admitting by face needs at least one status")
-        return self
-
-
 class Settings(_Section):
     # auto: RGB + thermal when the source has both streams and a registration, else thermal.
     mode: Literal["auto", "thermal", "rgb_thermal"] = "auto"
@@ -277,6 +244,7 @@ class Settings(_Section):
     commands: CommandsConfig = CommandsConfig()
     state: StateConfig = StateConfig()
     identity: IdentityConfig = IdentityConfig()
+    passes: PassesConfig = PassesConfig()
 
     @model_validator(mode="after")
     def _lists_somewhere(self) -> Settings:

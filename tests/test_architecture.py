@@ -59,6 +59,8 @@ def module_name(rel: Path) -> str:
 
 def package_of(module: str) -> str:  # edge.core.types -> core, edge.config -> config, edge
     parts = module.split(".")
+    if len(parts) > 1 and parts[1].startswith("config_"):
+        return "config"  # edge.config's section modules (config_base, config_access)
     return parts[1] if len(parts) > 1 else parts[0]
 
 
