@@ -1,6 +1,6 @@
 """Stages on RGB frames: onnxruntime sessions, the BlazeFace detector, O-Net landmarks, the
-canthus geometry, dlib face-chip alignment and the face embedder (QR decoding comes next).
-Emits `edge.core` detections and face descriptors.
+canthus geometry, dlib face-chip alignment, the face embedder and QR decoding (`qr`, zxing-cpp).
+Emits `edge.core` detections, face descriptors and QR payloads with their positions.
 
-May import `edge.core`, `edge.models` (verified model files), `edge.errors`, numpy, OpenCV and
-onnxruntime; never sources, transport, app or cli."""
+May import `edge.core`, `edge.models` (verified model files), `edge.errors`, numpy, OpenCV,
+onnxruntime and zxing-cpp; never sources, transport, app or cli."""
