@@ -1,0 +1,1 @@
+"""Tests of edge.identity.passes: the verifier, DCC conformance, fuzzing."""
