@@ -248,10 +248,12 @@ class Settings(_Section):
 
     @model_validator(mode="after")
     def _lists_somewhere(self) -> Settings:
-        if self.identity.enabled and self.identity.lists_dir is None and self.state.dir is None:
+        on = self.identity.enabled or self.passes.enabled
+        if on and self.identity.lists_dir is None and self.state.dir is None:
             raise _cross(
                 "identity", None,
-                "identity.enabled needs identity.lists_dir, or state.dir to keep lists/ in",
+                "identity.enabled / passes.enabled need identity.lists_dir, or state.dir to "
+                "keep lists/ in",
             )
         return self
 

@@ -110,10 +110,12 @@ class Lists:
 
 
 def open_lists(settings: Settings, directory: Path | None = None) -> Lists | None:
-    """The list store and the embedder when recognition is on (`identity.enabled` or a
-    `--lists` directory); None when it is off. ConfigError when it cannot run."""
+    """The list store and the embedder when recognition is on (`identity.enabled`,
+    `passes.enabled` or a `--lists` directory); None when it is off. ConfigError when it
+    cannot run."""
     where = directory if directory is not None else settings.lists_dir
-    if not settings.identity.enabled and directory is None:
+    wanted = settings.identity.enabled or settings.passes.enabled  # passes need holders' status
+    if not wanted and directory is None:
         return None
     if where is None:
         raise ConfigError("identity: recognition needs identity.lists_dir (or state.dir)")

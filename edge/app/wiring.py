@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from edge import __version__
+from edge.app.passes import open_pass_reader, pass_params
 from edge.app.recognition import Lists, identity_params, register_list_handlers
 from edge.commands.handlers import HandlerRegistry, ScreeningSetArgs
 from edge.config import Settings
@@ -183,6 +184,7 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             rgb_to_thermal=None if h is None else np.asarray(h, dtype=np.float64),
         ),
         identity=identity_params(settings),
+        passes=pass_params(settings),
     )
 
 
@@ -206,11 +208,12 @@ def build_pipeline(settings: Settings, meta: StreamInfo, lists: Lists | None = N
         from edge.pipeline.rgb_thermal import RgbThermalPipeline
 
         recognition = lists.recognition if lists is not None else None
-        return RgbThermalPipeline(params, meta, recognition=recognition)
-    if lists is not None:
+        passes = open_pass_reader(settings, lists)
+        return RgbThermalPipeline(params, meta, recognition=recognition, passes=passes)
+    if lists is not None or settings.passes.enabled:
         raise ConfigError(
-            f"identity: recognition needs the RGB + thermal mode; {meta.origin} is screened "
-            "thermal-only (no RGB stream or no registration)"
+            f"identity / passes: recognition and QR passes need the RGB + thermal mode; "
+            f"{meta.origin} is screened thermal-only (no RGB stream or no registration)"
         )
     return ThermalPipeline(params, meta.thermal, meta.reference)
 

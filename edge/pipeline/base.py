@@ -14,6 +14,7 @@ import numpy.typing as npt
 from edge.core.decide import DecideParams
 from edge.core.evidence import Evidence, EvidenceParams
 from edge.core.identity import IdentityParams
+from edge.core.passes import PassParams
 from edge.core.tracker import TrackerParams
 from edge.core.types import Decision, Frame
 from edge.thermal.front import FrontParams
@@ -37,7 +38,11 @@ class ScreeningParams:
     window_px: int = 3  # window of the local-mean statistic
 
     def evidence(
-        self, site: str, tracker: TrackerParams, identity: IdentityParams | None = None
+        self,
+        site: str,
+        tracker: TrackerParams,
+        identity: IdentityParams | None = None,
+        passes: PassParams | None = None,
     ) -> EvidenceParams:
         decide = DecideParams(
             threshold_c=self.threshold_c,
@@ -51,7 +56,7 @@ class ScreeningParams:
             baseline_samples=self.baseline_samples,
             baseline_min_samples=self.baseline_min_samples,
         )
-        return EvidenceParams(decide, tracker, self.skin_offset_c, identity)
+        return EvidenceParams(decide, tracker, self.skin_offset_c, identity, passes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +165,7 @@ class PipelineParams:
     faces: FaceParams = field(default_factory=FaceParams)
     room: RoomParams = field(default_factory=RoomParams)
     identity: IdentityParams | None = None  # recognition policy; None: recognition off
+    passes: PassParams | None = None  # QR pass policy; None: passes off
 
 
 @dataclass(slots=True)

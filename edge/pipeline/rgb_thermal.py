@@ -19,6 +19,7 @@ from edge.core.evidence import Evidence
 from edge.core.types import Decision, Frame, RgbFrame, StreamInfo, ThermalFrame
 from edge.errors import ConfigError
 from edge.pipeline.base import FaceParams, FrameReport, PipelineParams, RoomTemperature
+from edge.pipeline.passes import PassReader
 from edge.pipeline.recognition import Recognition
 from edge.thermal.canthus import CanthusSampler
 from edge.thermal.front import ThermalFrontEnd
@@ -63,6 +64,7 @@ class RgbThermalPipeline:
         meta: StreamInfo,
         finder: FaceFinder | None = None,
         recognition: Recognition | None = None,
+        passes: PassReader | None = None,
     ) -> None:
         if meta.thermal is None:
             raise ConfigError(f"{meta.origin}: RGB + thermal mode needs a thermal stream")
@@ -87,7 +89,11 @@ class RgbThermalPipeline:
         # Recognition runs only with both a policy and an embedder + lists to run it with.
         self.recognition = recognition if params.identity is not None else None
         identity = params.identity if self.recognition is not None else None
-        self.evidence = Evidence(params.screening.evidence("canthus", params.tracker, identity))
+        self.passes = passes if params.passes is not None else None
+        pass_params = params.passes if self.passes is not None else None
+        self.evidence = Evidence(
+            params.screening.evidence("canthus", params.tracker, identity, pass_params)
+        )
         if self.recognition is not None:
             self.evidence.access.lookup = self.recognition.lookup
             self.evidence.access.holder_distance = self.recognition.holder_distance
@@ -135,13 +141,17 @@ class RgbThermalPipeline:
             faces.boxes, faces.scores, measurable, reasons, faces.frame, faces.columns
         )
         self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref, self._room_c)
-        if self.recognition is None or n == 0:
-            return self.evidence.record(faces, skin_c, ref.ok, frame.t_ns, self._room_c)
+        sightings = self.passes.sightings(frame.bgr) if self.passes is not None else []
         rec = self.recognition
+        if rec is None or n == 0:
+            return self.evidence.record(
+                faces, skin_c, ref.ok, frame.t_ns, self._room_c, sightings=sightings
+            )
         return self.evidence.record(
             faces, skin_c, ref.ok, frame.t_ns, self._room_c,
             identify=rec.identify_for(frame.bgr, faces.landmarks),
             quality=rec.quality(faces.landmarks, faces.boxes),
+            sightings=sightings,
         )
 
     def thermal_face_width(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
