@@ -100,7 +100,7 @@ def _add_eval_faces(sub: SubParsers) -> None:
         "eval-faces",
         cmd_eval_faces,
         "ROC of the face descriptor on labelled photos (identities.csv): genuine and impostor "
-        "distances over all pairs, EER, TAR at FAR <= 0.1 %, rates at given thresholds",
+        "distances over all pairs, EER, TAR at FAR <= 0.001, rates at given thresholds",
         "gate-edge eval-faces ../shared/data/faces --threshold 0.5 0.55 --plot roc.png",
     )
     p.add_argument("faces", type=Path, help="folder with identities.csv (file, identity_group) "
