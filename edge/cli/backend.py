@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.cli.lists_push import DEFAULT_TIMEOUT_S, MIN_PART_BYTES
 from edge.cli.util import add_command
 from edge.errors import ConfigError
+from edge.identity.sync import ARGS_BUDGET_BYTES
 
 if TYPE_CHECKING:
     SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -62,27 +64,41 @@ def _target(args: argparse.Namespace) -> str:
     return str(args.gate)
 
 
-def cmd_push(args: argparse.Namespace) -> int:
-    from edge.app.wiring import broker_options
-    from edge.commands.envelope import command_topic
-    from edge.commands.handlers import validate_args
-    from edge.commands.keys import load_private_key
-    from edge.commands.verify import sign_command
+def push_target(args: argparse.Namespace) -> tuple[Any, str, str]:
+    """(settings, topic prefix, envelope `gate`) of a push, every topic level checked.
+
+    --config only supplies the broker (URL, credentials, TLS) and the topic prefix; the
+    target always comes from --site/--gate so a gate's config cannot redirect a push."""
     from edge.config import load_config, with_overrides
     from edge.transport.events import check_topic_level
-    from edge.transport.mqtt import publish_once
 
-    # --config only supplies the broker (URL, credentials, TLS) and the topic prefix; the
-    # target always comes from --site/--gate so a gate's config cannot redirect a push.
     settings = with_overrides(load_config(args.config), broker=args.broker)
-    cfg = settings.mqtt
-    prefix = args.prefix or cfg.prefix
+    prefix = args.prefix or settings.mqtt.prefix
     for value, what in ((args.site, "--site"), (prefix, "--prefix")):
         try:
             check_topic_level(value, what)
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
-    gate = _target(args)
+    return settings, prefix, _target(args)
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from edge.app.wiring import broker_options
+    from edge.cli.lists_push import LISTS_ONLY, cmd_push_lists
+    from edge.commands.envelope import command_topic
+    from edge.commands.handlers import validate_args
+    from edge.commands.keys import load_private_key
+    from edge.commands.verify import sign_command
+    from edge.transport.mqtt import publish_once
+
+    if args.name == "lists":
+        return cmd_push_lists(args)
+    for dest in LISTS_ONLY:
+        if getattr(args, dest) not in (None, False):
+            flag = "--" + dest.replace("_", "-")
+            raise ConfigError(f"{flag} is only for `push lists` (push {args.name} sends --args)")
+    settings, prefix, gate = push_target(args)
+    cfg = settings.mqtt
     try:
         validate_args(args.name, args.args)  # the gate's own schema: refuse before signing
     except ValueError as exc:
@@ -131,11 +147,15 @@ def add_backend_commands(sub: SubParsers) -> None:
         "push",
         cmd_push,
         "check a command's args against the gate's schema, sign it and publish it to one gate "
-        "(--gate) or a whole site (--all-gates), QoS 1, waiting for PUBACK",
+        "(--gate) or a whole site (--all-gates), QoS 1, waiting for PUBACK; `push lists` "
+        "sends a list store as a signed lists.snapshot in parts",
         "gate-edge push screening.set --key keys/cmd-0123456789abcdef.key.pem --site s1 "
-        "--gate north --args '{\"threshold_c\": 37.5}' --broker mqtt://127.0.0.1:1883",
+        "--gate north --args '{\"threshold_c\": 37.5}' --broker mqtt://127.0.0.1:1883\n"
+        "  gate-edge push lists --lists backend/lists --key keys/cmd-0123456789abcdef.key.pem "
+        "--site s1 --gate north --wait",
     )
-    p.add_argument("name", help="command name, e.g. screening.set (one a gate implements)")
+    p.add_argument("name", help="command name, e.g. screening.set (one a gate implements), "
+                                "or `lists` to send the store given with --lists")
     p.add_argument("--key", type=Path, required=True, help="private key from `gate-edge keygen`")
     p.add_argument("--site", required=True, help="site name (topic level)")
     target = p.add_mutually_exclusive_group()  # one is required (checked in cmd_push)
@@ -147,3 +167,15 @@ def add_backend_commands(sub: SubParsers) -> None:
     p.add_argument("--config", type=Path, help="TOML config: broker, credentials, TLS, prefix")
     p.add_argument("--broker", help="mqtt://host:port or mqtts://host:port")
     p.add_argument("--prefix", help="topic prefix (default: the config's, else 'gate')")
+    lists = p.add_argument_group("push lists")
+    lists.add_argument("--lists", type=Path, help="the list store to send (push lists only)")
+    lists.add_argument("--version", type=int,
+                       help="list version of the snapshot (default: the store's)")
+    lists.add_argument("--part-bytes", type=int,
+                       help=f"largest part, bytes of JSON args ({ARGS_BUDGET_BYTES}, the most "
+                            f"a gate accepts; at least {MIN_PART_BYTES})")
+    lists.add_argument("--wait", action="store_true",
+                       help="wait for each part's cmd_result (--gate only); exit 1 if one is "
+                            "rejected or unanswered")
+    lists.add_argument("--timeout", type=float,
+                       help=f"seconds --wait waits for the results ({DEFAULT_TIMEOUT_S:g})")
