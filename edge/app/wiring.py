@@ -137,7 +137,16 @@ def metrics_payload(
         },
         "outbox": publisher.stats(),
         **({"lists": lists.info()} if lists is not None else {}),
+        **_pass_counts(pipeline),
     }
+
+
+def _pass_counts(pipeline: Pipeline) -> dict[str, object]:
+    """QR codes read and verifications run since start (passes on only)."""
+    reader = getattr(pipeline, "passes", None)
+    if reader is None:
+        return {}
+    return {"passes": {"codes_read": reader.codes_read, "verified": reader.verified}}
 
 
 def pipeline_params(settings: Settings) -> PipelineParams:
