@@ -6,7 +6,8 @@ so the text packs 5.5 bits a character), error correction M (15 % of codewords r
 a crease or a phone's glare), PNG at QR_SCALE pixels a module, 4-module quiet zone, and a
 DPI so that printing it at 100 % gives MODULE_MM millimetre modules. Why 2 mm: a 640x480
 camera with a ~60 degree horizontal field sees ~0.58 m across at an arm's length of 0.5 m,
-1.1 px/mm; zxing-cpp decodes reliably from ~2 px a module, so a module needs >= ~1.8 mm. A
+1.1 px/mm; zxing-cpp reads an issued pass in a 640x480 frame from 2 px a module, not at
+1.75 (bench/bench_passes.py, slight blur), so a module needs >= ~1.8 mm. A
 ~270-character pass (gates, 24-digit pass id) is a version 10 code: 57 modules + quiet zone =
 65, 130 mm printed. Held closer (0.3 m) half that size reads.
 On a phone, show it full width at full brightness.
