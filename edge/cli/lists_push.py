@@ -175,7 +175,8 @@ def cmd_push_lists(args: argparse.Namespace) -> int:
             publish_once(options, topic, p.payload, timeout_s=settings.mqtt.connect_timeout_s)
         subjects = sum(p.subjects for p in parts)
         target = "every gate of the site" if gate == "*" else f"gate {gate}"
-        print(f"lists.snapshot version {version}: {subjects} subjects in {len(parts)} parts "
+        plural = "s" if len(parts) != 1 else ""
+        print(f"lists.snapshot version {version}: {subjects} subjects in {len(parts)} part{plural} "
               f"-> {topic} ({target}; acknowledged by {settings.mqtt.broker}, expires in "
               f"{args.ttl:g} s)")
         if sub is None:
