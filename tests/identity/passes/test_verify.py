@@ -102,10 +102,17 @@ def test_each_decode_layer_fails_with_its_check(text: str, failed: str) -> None:
 
 
 def test_dcc_may_not_use_eddsa() -> None:
-    """An HC1: payload signed with an Ed25519 key is refused even if the key is trusted."""
-    text = compound().replace("GE1:", "HC1:", 1)
-    v = verify(text)
-    assert v.checks["signature"] is False or v.checks["claims"] is False
+    """An HC1: payload with DCC claims signed by a trusted Ed25519 key is still refused."""
+    key = fixed_key()
+    hcert = {1: {"v": [{"ci": "URN:UVCI:01:XX:1"}]}}
+    payload = cbor2.dumps({1: "XX", 4: 2_000_000_000, 6: 1_700_000_000, -260: hcert})
+    raw = cbor2.dumps({1: -8, 4: kid_of_public_key(key.public_key())})
+    sig = key.sign(cose.to_be_signed(raw, payload))
+    v = verify(codec.encode_text("HC1:", cbor2.dumps([raw, {}, payload, sig])))
+    assert (v.kind, v.checks["decode"], v.checks["signature"], v.reason) == (
+        "dcc", True, False, "bad_signature")
+    assert "not allowed" in (v.detail or "")
+    assert v.pass_id == "URN:UVCI:01:XX:1" and v.checks["expiry"] is True
 
 
 def test_kid_protected_first_then_unprotected() -> None:
