@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from edge.cli.util import SubParsers
 
 DEFAULT_PEOPLE = 24
+DEFAULT_PAIR_FRACTION = 0.34
+DEFAULT_GATE = "gate1"  # GateConfig's default gate name
 GATE_CONFIG = "gate.toml"  # written beside a --grant-by-face scene: the policy it assumes
 
 
@@ -52,7 +54,22 @@ class Progress:
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
-    roles = args.residents + args.strangers + args.quarantined
+    cases: tuple[str, ...] = ()
+    if args.passes is not None:
+        from edge.sim.passes import parse_cases
+
+        cases = parse_cases(args.passes)
+        if not args.rgb:
+            raise ConfigError("--passes needs --rgb (passes are read by the RGB camera)")
+        if args.pair_fraction not in (None, 0.0):
+            raise ConfigError("--passes: pass holders walk alone (give no --pair-fraction)")
+        args.pair_fraction, args.grant_by_face = 0.0, True
+    args.cases = cases
+    if args.pair_fraction is None:
+        args.pair_fraction = DEFAULT_PAIR_FRACTION
+    if (args.pass_key is not None or args.gate != DEFAULT_GATE) and not cases:
+        raise ConfigError("--pass-key and --gate need --passes")
+    roles = args.residents + args.strangers + args.quarantined + len(cases)
     if roles and not args.rgb:
         raise ConfigError("--residents/--strangers/--quarantined need --rgb (faces to recognise)")
     if (args.grant_by_face or args.quarantine_until) and not roles:
@@ -60,7 +77,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
                           "(--residents/--strangers/--quarantined)")
     if roles and args.people is not None and args.people != roles:
         raise ConfigError(f"--people {args.people} but --residents + --strangers + "
-                          f"--quarantined = {roles}: give one or make them agree")
+                          f"--quarantined (+ --passes cases) = {roles}: give one or make them "
+                          "agree")
     _check_iso(args.quarantine_until)
     people = args.people if args.people is not None else roles or DEFAULT_PEOPLE
     if args.rgb:
@@ -94,15 +112,30 @@ def _synth_rgb(args: argparse.Namespace, people: int) -> int:
         grant_by_face=args.grant_by_face,
         quarantine_until=args.quarantine_until or QUARANTINE_UNTIL,
         # The plan never picks a photo enrolment would refuse as too small.
-        enroll_min_eye_px=MIN_EYE_DISTANCE_PX,
+        enroll_min_eye_px=MIN_EYE_DISTANCE_PX, passes=args.cases, gate=args.gate,
     )
+    issuer = None
+    if args.cases:
+        from edge.cli.synth_passes import SceneIssuer, scene_key
+
+        key, args.pass_pub = scene_key(args.out, args.pass_key)
+        issuer = SceneIssuer(key, args.gate, args.seed)
     with Progress(args.quiet, f"synth --rgb {args.out}") as progress:
-        summary = synthesize_rgb(args.out, spec, progress=progress)
+        summary = synthesize_rgb(args.out, spec, progress=progress, issue=issuer)
     print(
         f"{args.out}: {summary.people} people ({summary.fevers} with fever, {summary.pairs} pairs,"
         f" {len(set(summary.subjects))} identities), {summary.rgb_frames} RGB + "
         f"{summary.thermal_frames} thermal frames, {summary.duration_s:.0f} s"
     )
+    if issuer is not None:
+        from edge.cli.synth_passes import write_plan
+
+        labels = [p["label"] for p in json.loads(
+            (args.out / "labels.json").read_text(encoding="utf-8"))["people"]]
+        data = write_plan(args.out, issuer, args.pass_pub, labels)
+        args.pass_plan = data
+        print(f"{args.out / 'passes.json'}: {len(data['passes'])} passes for "
+              f"{len(args.cases)} cases (key {data['kid']}, gate {args.gate})")
     if summary.enroll_plan is not None:
         _identity_outputs(args, summary.enroll_plan, len(summary.enrolled))
     return 0
@@ -118,10 +151,13 @@ def _identity_outputs(args: argparse.Namespace, plan: Path, enrolled: int) -> No
         (args.out / GATE_CONFIG).write_text(
             "# Written by gate-edge synth --grant-by-face: the policy the scene's labels assume.\n"
             f"[identity]\nenabled = true\nlists_dir = {lists_dir}\n"
-            "grant_residents_by_face = true\n", encoding="utf-8")
+            "grant_residents_by_face = true\n" + _passes_config(args), encoding="utf-8")
         config = f" --config {args.out / GATE_CONFIG}"
-    print(f"{plan}: {enrolled} subjects to enrol ({args.residents} residents, "
-          f"{args.quarantined} quarantined; {args.strangers} strangers never enrolled)")
+    roles = json.loads((args.out / "labels.json").read_text(encoding="utf-8"))["identity"]["roles"]
+    visitors = f", {roles['visitor']} visitors" if roles.get("visitor") else ""
+    print(f"{plan}: {enrolled} subjects to enrol ({roles['resident']} residents, "
+          f"{roles['quarantined']} quarantined{visitors}; {roles['stranger']} strangers never "
+          "enrolled)")
     if args.no_lists:
         return
     lists = args.out / "lists"
@@ -135,7 +171,20 @@ def _identity_outputs(args: argparse.Namespace, plan: Path, enrolled: int) -> No
               f"per subject of {plan})")
         return
     print(f"{lists}: {built.subjects} subjects, {built.templates} templates ({built.model_id})")
+    if args.cases:
+        from edge.cli.synth_passes import apply_to_lists
+
+        print(f"{lists}: {apply_to_lists(lists, args.pass_plan)} (passes.json)")
     print(f"replay: gate-edge replay {args.out} --lists {lists}{config} --offline")
+
+
+def _passes_config(args: argparse.Namespace) -> str:
+    """gate.toml's [gate] and [passes] for a pass scene (the gate the passes name, the key)."""
+    if not args.cases:
+        return ""
+    keys = json.dumps(str(args.pass_pub.resolve()))
+    return (f"\n[gate]\ngate = {json.dumps(args.gate)}\n\n"
+            f"[passes]\nenabled = true\ntrusted_keys = [{keys}]\n")
 
 
 def _check_iso(text: str | None) -> None:
@@ -165,7 +214,9 @@ def add_synth_command(sub: SubParsers) -> None:
                    help=f"people in the scene (default {DEFAULT_PEOPLE}, or the roles' sum)")
     p.add_argument("--passers", type=int, default=2, help="people who stay too far to measure")
     p.add_argument("--fever-fraction", type=float, default=0.25)
-    p.add_argument("--pair-fraction", type=float, default=0.34)
+    p.add_argument("--pair-fraction", type=float, default=None,
+                   help=f"share of people arriving in pairs (default {DEFAULT_PAIR_FRACTION}; "
+                   "0 with --passes)")
     p.add_argument("--width", type=int, default=160)
     p.add_argument("--height", type=int, default=120)
     p.add_argument("--fps", type=float, default=9.0)
@@ -192,3 +243,13 @@ def add_synth_command(sub: SubParsers) -> None:
                    "the scene's clock and today's)")
     g.add_argument("--no-lists", action="store_true",
                    help="write enroll.json only; do not build OUT/lists")
+    q = p.add_argument_group("QR passes (--rgb --faces; docs/cli.md)")
+    q.add_argument("--passes", metavar="CASES",
+                   help="people holding passes, one per case: all, or a comma list of valid, "
+                   "expired, not_yet_valid, revoked, forged, tampered, wrong_gate, borrowed, "
+                   "stranger_pass, health_code, quarantined, resident_face, unknown, small; "
+                   "implies --grant-by-face and no pairs")
+    q.add_argument("--pass-key", type=Path, metavar="KEY.pem",
+                   help="Ed25519 pass-signing key (default: a new pair in OUT/keys)")
+    q.add_argument("--gate", default=DEFAULT_GATE,
+                   help=f"the gate the passes are for (default {DEFAULT_GATE})")

@@ -26,8 +26,10 @@ from edge.errors import ConfigError
 from edge.sim.faces import HeadCrop
 
 RESIDENT, QUARANTINED, STRANGER = "resident", "quarantined", "stranger"
-ROLES = (RESIDENT, QUARANTINED, STRANGER)
+VISITOR = "visitor"  # enrolled (kind visitor: a face to check a pass against), needs a pass
+ROLES = (RESIDENT, QUARANTINED, STRANGER, VISITOR)
 SUBJECT_FORMAT = "resident-{:04d}"  # like the examples of DESIGN section 9
+VISITOR_FORMAT = "visitor-{:04d}"
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,21 @@ def cast(counts: dict[str, int], crops: list[HeadCrop], min_enroll_eye_px: float
     who = sorted(by_who)
     choices = {w: _scene_choices(by_who[w], crops, min_enroll_eye_px) for w in who}
     can_enrol = [w for w in who if choices[w]]
-    n_enrol = counts[RESIDENT] + counts[QUARANTINED]
+    visitors = counts.get(VISITOR, 0)
+    n_enrol = counts[RESIDENT] + counts[QUARANTINED] + visitors
     n_people = n_enrol + counts[STRANGER]
     if n_enrol > len(can_enrol) or n_people > len(who):
         raise ConfigError(
             f"synth: {counts[RESIDENT]} residents + {counts[QUARANTINED]} quarantined + "
-            f"{counts[STRANGER]} strangers need {n_enrol} identities with 2 or more usable photos "
-            f"and {n_people} identities in all (every person is somebody else); the faces "
+            + (f"{visitors} visitors + " if visitors else "")
+            + f"{counts[STRANGER]} strangers need {n_enrol} identities with 2 or more usable "
+            f"photos and {n_people} identities in all (every person is somebody else); the faces "
             f"folder has {len(can_enrol)} and {len(who)} (identities.csv groups photos)")
     enrolled = [can_enrol[int(i)] for i in rng.permutation(len(can_enrol))[:n_enrol]]
     rest = [w for w in who if w not in enrolled]
     strangers = [rest[int(i)] for i in rng.permutation(len(rest))[:counts[STRANGER]]]
-    roles = [RESIDENT] * counts[RESIDENT] + [QUARANTINED] * counts[QUARANTINED]
+    roles = ([RESIDENT] * counts[RESIDENT] + [QUARANTINED] * counts[QUARANTINED]
+             + [VISITOR] * visitors)
     people: list[tuple[str, str]] = list(zip(roles, enrolled, strict=True))
     people += [(STRANGER, w) for w in strangers]
     members: list[Member] = []
@@ -98,7 +103,11 @@ def cast(counts: dict[str, int], crops: list[HeadCrop], min_enroll_eye_px: float
         shown = options[int(rng.integers(len(options)))]
         enrol = tuple(e for e in by_who[identity]
                       if e != shown and _enrollable(crops[e], min_enroll_eye_px))
-        subject = SUBJECT_FORMAT.format(sum(m.subject is not None for m in members) + 1)
+        if role == VISITOR:
+            subject = VISITOR_FORMAT.format(sum(m.role == VISITOR for m in members) + 1)
+        else:
+            subject = SUBJECT_FORMAT.format(
+                sum(m.subject is not None and m.role != VISITOR for m in members) + 1)
         members.append(Member(role, subject, identity, shown, enrol))
     return Cast(tuple(members), quarantine_until)
 
@@ -106,7 +115,8 @@ def cast(counts: dict[str, int], crops: list[HeadCrop], min_enroll_eye_px: float
 def expected_events(member: Member, temperature: str, grant_by_face: bool) -> list[str]:
     """The events a member must cause: the temperature decision; a breach for a quarantined
     resident; where the site admits residents by face, a pass granted to a resident and
-    refused to a quarantined one (`pass.denied:quarantined`). Strangers: nothing more."""
+    refused to a quarantined one (`pass.denied:quarantined`). Strangers and visitors (who need
+    a pass: edge.sim.passes adds its decision): nothing more."""
     events = [temperature]
     if member.role == QUARANTINED:
         events.append("quarantine.breach")
@@ -121,7 +131,7 @@ def enroll_plan(the_cast: Cast, crops: list[HeadCrop]) -> dict[str, Any]:
     for m in the_cast.enrolled:
         shown = crops[m.crop].photo
         subjects.append({
-            "id": m.subject, "kind": "resident",
+            "id": m.subject, "kind": VISITOR if m.role == VISITOR else "resident",
             "photos": [str(p.resolve()) for e in m.enroll if (p := crops[e].photo) is not None],
             "quarantine_until": the_cast.quarantine_until if m.role == QUARANTINED else None,
             "identity": m.identity, "role": m.role,

@@ -31,9 +31,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.sim.cast import QUARANTINED, RESIDENT, STRANGER, Cast, cast, enroll_plan, expected_events
+from edge.errors import ConfigError
+from edge.sim import passes as pp
+from edge.sim.cast import QUARANTINED, RESIDENT, STRANGER, VISITOR, Cast, cast, enroll_plan
 from edge.sim.faces import FaceFinder, HeadCrop, load_library
 from edge.sim.optics import draw_anatomy
+from edge.sim.rgb_passes import PassScene
 from edge.sim.rgb_plan import Pose, RgbSceneSpec, Timeline, plan, rgb_to_thermal
 from edge.sim.rgb_scene import Scene, apply_h
 from edge.sim.spec import EPOCH_NS, FEVER_THRESHOLD_C, drift_offset_c
@@ -57,9 +60,11 @@ class RgbSynthSummary:
     duration_s: float
     enrolled: tuple[str, ...] = ()  # identity scenes: subject ids in enroll.json
     enroll_plan: Path | None = None  # identity scenes: <out>/enroll.json
+    passes: tuple[pp.PassPlan, ...] = ()  # pass scenes: each person's case, in order
 
 
 ENROLL_PLAN = "enroll.json"
+PASS_PLAN = "passes.json"  # written by the caller that issued the passes (the CLI)
 
 
 def _clock(n: int, fps: float, offset_ns: int, rng: np.random.Generator) -> list[int]:
@@ -70,8 +75,10 @@ def _clock(n: int, fps: float, offset_ns: int, rng: np.random.Generator) -> list
 class _Truth:
     """What labels.json reports per person, gathered from the RGB frames as they render."""
 
-    def __init__(self, scene: Scene, the_cast: Cast | None, grant_by_face: bool) -> None:
+    def __init__(self, scene: Scene, the_cast: Cast | None, grant_by_face: bool,
+                 passes: PassScene | None = None) -> None:
         self.scene, self.cast, self.grant_by_face = scene, the_cast, grant_by_face
+        self.passes = passes
         self.seen: dict[int, list[int]] = {}
         self.best: dict[int, tuple[float, dict[str, Any]]] = {}  # face_px, labels at closest
 
@@ -112,8 +119,13 @@ class _Truth:
         if self.cast is None:
             return {"subject": photo, "pass": None, "expect": [temperature]}
         member = self.cast.members[n]
-        return {"subject": member.subject, "pass": None, "role": member.role, "photo": photo,
-                "expect": expected_events(member, temperature, self.grant_by_face)}
+        plans = self.passes.plans if self.passes is not None else {}
+        codes = self.passes.codes if self.passes is not None else {}
+        label = self.passes.label(n) if self.passes is not None else {}
+        return {"subject": member.subject, "pass": label or None, "role": member.role,
+                "photo": photo,
+                "expect": pp.expected(member.role, plans.get(n), codes.get(n), temperature,
+                                      self.grant_by_face)}
 
     def people(self, thermal_t_ns: list[int]) -> list[dict[str, Any]]:
         out = []
@@ -137,17 +149,18 @@ class _Truth:
 
 def synthesize_rgb(
     out_dir: Path, spec: RgbSceneSpec, *, analyzer: FaceFinder | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None, issue: pp.PassIssuer | None = None,
 ) -> RgbSynthSummary:
     """Render `spec` into a recording v1 folder (rgb.avi + thermal.u16) with labels.json.
 
     `analyzer` finds the faces and landmarks in the library photos (default
     edge.vision.landmarks.FaceAnalyzer(threads=1)). Same spec and analyzer -> same thermal
-    bytes. `progress(done, total)` is called after each frame of either stream.
+    bytes. `progress(done, total)` is called after each frame of either stream. `issue` makes
+    the payload and QR of each planned pass (`spec.passes`; edge.sim.passes).
     """
     crops = load_library(spec.faces_dir, analyzer)
-    # Child i depends on i only: a fifth stream (roles) leaves the first four's bytes as before.
-    seqs = np.random.SeedSequence(spec.seed).spawn(5)
+    # Child i depends on i only: streams 5 (roles) and 6 (passes) leave 1-4's bytes as before.
+    seqs = np.random.SeedSequence(spec.seed).spawn(6)
     rng, noise_rng = np.random.default_rng(seqs[0]), np.random.default_rng(seqs[1])
     clock_rng, anatomy_rng = np.random.default_rng(seqs[2]), np.random.default_rng(seqs[3])
     the_cast = _cast(spec, crops, np.random.default_rng(seqs[4]))
@@ -156,6 +169,7 @@ def synthesize_rgb(
     near_px = {m: near for g in timeline.groups
                for m, near in zip(g.members, g.near_px, strict=True)}
     scene = Scene(spec, people, crops, near_px, [draw_anatomy(anatomy_rng) for _ in people])
+    held = _passes(spec, the_cast, scene, timeline, issue, np.random.default_rng(seqs[5]))
     phase_rad = float(rng.uniform(0.0, 2 * math.pi))
     n_rgb = math.floor(timeline.duration_s * spec.rgb_fps) + 1
     offset_ns = round(float(clock_rng.uniform(0.15, 0.85)) * 1e9 / spec.thermal_fps)
@@ -168,7 +182,8 @@ def synthesize_rgb(
         pairs=len({p.group for p in people if p.paired}), subjects=subjects, library=len(crops),
         rgb_frames=n_rgb, thermal_frames=n_thermal, duration_s=timeline.duration_s,
         enrolled=tuple(str(m.subject) for m in the_cast.enrolled) if the_cast else (),
-        enroll_plan=out_dir / ENROLL_PLAN if the_cast else None)
+        enroll_plan=out_dir / ENROLL_PLAN if the_cast else None,
+        passes=tuple(held.plans[n] for n in sorted(held.plans)) if held else ())
     writer = RecordingWriter(
         out_dir, width=spec.thermal_width, height=spec.thermal_height, encoding="centikelvin",
         reference=scene.reference, ambient_c=spec.ambient_c,
@@ -176,25 +191,27 @@ def synthesize_rgb(
         source=(f"gate-edge synth_rgb, seed {spec.seed}: {summary.people} people "
                 f"({summary.fevers} fever, {summary.pairs} pairs), {len(subjects)} identities "
                 f"from {spec.faces_dir or 'matplotlib grace_hopper.jpg'}"))
-    truth = _Truth(scene, the_cast, spec.grant_by_face)
+    truth = _Truth(scene, the_cast, spec.grant_by_face, held)
     with writer:
         _render(writer, scene, timeline, truth, (rgb_t, thermal_t), phase_rad, noise_rng, progress)
-        scene_dict = {**asdict(spec), "faces_dir": str(spec.faces_dir) if spec.faces_dir else None}
-        writer.write_labels({
-            "people": truth.people(thermal_t), "scene": scene_dict,
-            "synth": {"epoch_ns": EPOCH_NS, "fever_threshold_c": FEVER_THRESHOLD_C,
-                      "rgb": {"frames": n_rgb, "fps": spec.rgb_fps},
-                      "thermal": {"frames": n_thermal, "fps": spec.thermal_fps,
-                                  "offset_ns": offset_ns},
-                      "jitter_ns": JITTER_NS,
-                      "drift": {"amplitude_c": spec.drift_c, "period_frames": n_thermal,
-                                "phase_rad": phase_rad},
-                      "rgb_to_thermal": scene.h.tolist(), "subjects": list(subjects),
-                      "library": [c.subject for c in crops]},
-            **_identity_labels(spec, the_cast)})
+        synth = {"epoch_ns": EPOCH_NS, "fever_threshold_c": FEVER_THRESHOLD_C,
+                 "rgb": {"frames": n_rgb, "fps": spec.rgb_fps},
+                 "thermal": {"frames": n_thermal, "fps": spec.thermal_fps, "offset_ns": offset_ns},
+                 "jitter_ns": JITTER_NS,
+                 "drift": {"amplitude_c": spec.drift_c, "period_frames": n_thermal,
+                           "phase_rad": phase_rad},
+                 "rgb_to_thermal": scene.h.tolist(), "subjects": list(subjects),
+                 "library": [c.subject for c in crops]}
+        writer.write_labels({"people": truth.people(thermal_t), "scene": _scene_dict(spec),
+                             "synth": synth, **_identity_labels(spec, the_cast)})
     if the_cast is not None:
         _write_json(out_dir / ENROLL_PLAN, enroll_plan(the_cast, crops))
     return summary
+
+
+def _scene_dict(spec: RgbSceneSpec) -> dict[str, Any]:
+    return {**asdict(spec), "faces_dir": str(spec.faces_dir) if spec.faces_dir else None,
+            "passes": list(spec.passes)}
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -204,8 +221,23 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def _cast(spec: RgbSceneSpec, crops: list[HeadCrop], rng: np.random.Generator) -> Cast | None:
     if not spec.with_roles:
         return None
-    counts = {RESIDENT: spec.residents, QUARANTINED: spec.quarantined, STRANGER: spec.strangers}
+    counts = pp.role_counts(spec.passes)
+    counts[RESIDENT] += spec.residents
+    counts[QUARANTINED] += spec.quarantined
+    counts[STRANGER] += spec.strangers
     return cast(counts, crops, spec.enroll_min_eye_px, spec.quarantine_until, rng)
+
+
+def _passes(spec: RgbSceneSpec, the_cast: Cast | None, scene: Scene, timeline: Timeline,
+            issue: pp.PassIssuer | None, rng: np.random.Generator) -> PassScene | None:
+    """The pass cases given to the cast, their codes from the caller, and how each is held."""
+    if spec.passes and issue is None:
+        raise ConfigError("synth: pass cases need an issuer (payload and QR of each pass)")
+    if not spec.passes or the_cast is None or issue is None:
+        return None
+    plans = pp.assign(spec.passes, the_cast, spec.gate, rng)
+    codes = {n: issue(p) for n, p in plans.items() if p.pass_id is not None}
+    return PassScene(scene, timeline, plans, codes, rng)
 
 
 def _identity_labels(spec: RgbSceneSpec, the_cast: Cast | None) -> dict[str, Any]:
@@ -215,8 +247,10 @@ def _identity_labels(spec: RgbSceneSpec, the_cast: Cast | None) -> dict[str, Any
     return {"identity": {
         "enroll_plan": ENROLL_PLAN, "lists": "lists", "grant_residents_by_face": spec.grant_by_face,
         "quarantine_until": the_cast.quarantine_until,
-        "roles": {RESIDENT: spec.residents, QUARANTINED: spec.quarantined,
-                  STRANGER: spec.strangers}}}
+        "roles": {role: sum(m.role == role for m in the_cast.members)
+                  for role in (RESIDENT, QUARANTINED, STRANGER, VISITOR)},
+        **({"passes": {"plan": PASS_PLAN, "gate": spec.gate, "cases": list(spec.passes)}}
+           if spec.passes else {})}}
 
 
 def _render(
@@ -239,11 +273,18 @@ def _render(
         if k >= n_thermal or (i < n_rgb and rgb_t[i] <= thermal_t[k]):
             poses = timeline.poses((rgb_t[i] - EPOCH_NS) / 1e9)
             scene.render_rgb(rgb, poses)
+            if truth.passes is not None:
+                truth.passes.draw_rgb(rgb, poses, (rgb_t[i] - EPOCH_NS) / 1e9, rgb_t[i])
             truth.add(rgb_t[i], poses)
             writer.add_rgb(rgb_t[i], rgb)
             i += 1
         else:
-            scene.render_thermal(field, thermal, timeline.poses((thermal_t[k] - EPOCH_NS) / 1e9))
+            t_s = (thermal_t[k] - EPOCH_NS) / 1e9
+            poses = timeline.poses(t_s)
+            scene.render_field(field, poses)
+            if truth.passes is not None:
+                truth.passes.paint_thermal(field, poses, t_s)
+            scene.to_sensor(field, thermal)
             thermal += drift_offset_c(k, n_thermal, spec.drift_c, phase_rad)
             if spec.noise_c > 0:
                 noise_rng.standard_normal(dtype=np.float32, out=noise)

@@ -97,6 +97,10 @@ class RgbSceneSpec:
     grant_by_face: bool = False  # residents expect pass.granted (site grants by face)
     quarantine_until: str = QUARANTINE_UNTIL
     enroll_min_eye_px: float = 0.0  # photos with closer eyes never enrol (enrolment's minimum)
+    # QR pass cases (edge.sim.passes), one person each, on top of the roles above; `gate` is
+    # the gate the passes are issued for (and the labels' policy assumes).
+    passes: tuple[str, ...] = ()
+    gate: str = "gate1"
 
     def __post_init__(self) -> None:
         checks = [
@@ -115,9 +119,10 @@ class RgbSceneSpec:
         for name, ok in checks:
             if not ok:
                 raise ConfigError(f"synth: {name} = {getattr(self, name)!r} is out of range")
-        if self.with_roles and self.people != self.residents + self.strangers + self.quarantined:
+        roles = self.residents + self.strangers + self.quarantined + len(self.passes)
+        if self.with_roles and self.people != roles:
             raise ConfigError(f"synth: people = {self.people} but residents + strangers + "
-                              f"quarantined = {self.residents + self.strangers + self.quarantined}")
+                              f"quarantined + pass cases = {roles}")
         check_optics(self.supersample, self.psf_sigma_px, self.hotspot_sigma_px, self.hfov_deg)
         near = self.near_face_px
         if near is not None:
@@ -140,7 +145,7 @@ class RgbSceneSpec:
 
     @property
     def with_roles(self) -> bool:
-        return self.residents + self.strangers + self.quarantined > 0
+        return self.residents + self.strangers + self.quarantined + len(self.passes) > 0
 
     @property
     def scale(self) -> float:

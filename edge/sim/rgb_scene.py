@@ -225,4 +225,8 @@ class Scene:
         """Sensor frame in degC (field is the sub-pixel scratch buffer): the field through the
         PSF and the pixels; drift and noise are added by the caller."""
         self.render_field(field, poses)
+        self.to_sensor(field, frame)
+
+    def to_sensor(self, field: F32, frame: F32) -> None:
+        """The field through the PSF and the sensor pixels (after any overlay was painted)."""
         to_sensor(field, self.s, self.spec.psf_sigma_px, frame)
