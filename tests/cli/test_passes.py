@@ -112,3 +112,26 @@ def test_verify_dcc_with_a_der_certificate(tmp_path: Path,
     verdict = json.loads(out)
     assert (code, verdict["kind"], verdict["checks"]["signature"]) == (0, "dcc", True)
     assert verdict["pass_id"] and verdict["subject"] is None
+
+
+def test_verify_with_the_list_store(issued: tuple[Path, Path, str], tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """--lists: the store's trusted pass keys and revocations (edge.identity.trust)."""
+    trust = pytest.importorskip("edge.identity.trust")
+    import hashlib
+
+    from edge.identity.store import ListStore
+    from edge.identity.trustlists import Revocations
+
+    pub, _, text = issued
+    store = ListStore.open(tmp_path / "lists")
+    store.add_trusted(trust.trusted_keys_from_file(pub))
+    argv = ["pass", "verify", text, "--lists", str(tmp_path / "lists"), "--at",
+            "2026-12-01T12:00Z"]
+    code, out, _ = _run(argv, capsys)
+    assert (code, json.loads(out)["valid"]) == (0, True)
+    pass_id = json.loads(out)["pass_id"]
+    store.revoke([Revocations("compound", hashlib.sha256(pass_id.encode()).digest()[:16])])
+    code, out, _ = _run(argv, capsys)
+    assert (code, json.loads(out)["reason"]) == (1, "revoked")
+    assert _run(["pass", "verify", text, "--lists", str(tmp_path / "none")], capsys)[0] == 6
