@@ -171,8 +171,12 @@ def cmd_push_lists(args: argparse.Namespace) -> int:
             sub.close()
             raise BrokerError(f"cannot subscribe to {gate}'s cmd_result on {options.url}")
     try:
-        for p in parts:
-            publish_once(options, topic, p.payload, timeout_s=settings.mqtt.connect_timeout_s)
+        for sent, p in enumerate(parts):
+            try:
+                publish_once(options, topic, p.payload,
+                             timeout_s=settings.mqtt.connect_timeout_s)
+            except BrokerError as exc:  # the gate keeps the parts it has staged: push again
+                raise BrokerError(f"{exc} (after {sent} of {len(parts)} parts)") from None
         subjects = sum(p.subjects for p in parts)
         target = "every gate of the site" if gate == "*" else f"gate {gate}"
         plural = "s" if len(parts) != 1 else ""

@@ -6,6 +6,7 @@ part through a real Mosquitto with a stand-in gate answering on `cmd_result`."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +97,18 @@ def test_store_problems(tmp_path: Path, key: Path, capsys: pytest.CaptureFixture
     big = _store(tmp_path / "big", 1, templates=3)
     assert main([*_push(key, "--lists", str(big), "--gate", "g", "--part-bytes", "1024")]) == 2
     assert "over the 1024-byte part budget" in capsys.readouterr().err
+
+
+def test_unreachable_broker_is_exit_4(tmp_path: Path, key: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    store = _store(tmp_path / "lists", 2)
+    assert main([*_push(key, "--lists", str(store), "--gate", "g", "--broker",
+                        f"mqtt://127.0.0.1:{port}")]) == 4
+    err = capsys.readouterr().err
+    assert "cannot connect" in err and err.rstrip().endswith("(after 0 of 1 parts)"), err
 
 
 def test_parts_count_and_size(tmp_path: Path) -> None:
