@@ -3,8 +3,9 @@
 Compound pass: iss (1, optional text), sub (2) = the holder's subject id, exp (4), nbf (5),
 iat (6, optional), cti (7) = the pass id as UTF-8 bytes, and the private claims "kind"
 (visitor | worker | resident) and "gates" (list of gate names; absent = every gate).
-DCC (eHealth network hcert spec): iss (1, the issuing country), exp (4), iat (6) and
-hcert (-260) = {1: the certificate}; the UCI is `ci` of its single v, t or r entry.
+DCC (eHealth network hcert spec): iss (1, the issuing country), exp (4), iat (6; tolerated
+when absent) and hcert (-260) = {1: the certificate}; the UCI is `ci` of its single v, t or
+r entry.
 """
 
 from __future__ import annotations
@@ -120,12 +121,13 @@ def dcc_uci(hcert: Mapping[Any, Any]) -> str:
 
 def parse_dcc(payload: object) -> Claims:
     claims = _map(payload, "CWT claims")
-    missing = [name for key, name in ((CLAIM_EXP, "exp"), (CLAIM_IAT, "iat"),
-                                      (CLAIM_HCERT, "hcert")) if key not in claims]
+    # iat "SHALL" be present too, but it only narrows the window: tolerated when absent.
+    missing = [name for key, name in ((CLAIM_EXP, "exp"), (CLAIM_HCERT, "hcert"))
+               if key not in claims]
     if missing:
         raise DecodeError("claims missing: " + ", ".join(missing))
     hcert = _map(_map(claims[CLAIM_HCERT], "hcert (-260)").get(HCERT_V1), "hcert v1 (1)")
-    issued_at = _date(claims[CLAIM_IAT], "iat")
+    issued_at = _optional_date(claims, CLAIM_IAT, "iat")
     return Claims(
         pass_id=dcc_uci(hcert),
         subject=None,

@@ -191,3 +191,19 @@ def test_certificate_kid_is_sha256_of_der(tmp_path: Path) -> None:
     kid = hashlib.sha256(der).digest()[:8]
     assert set(parse_trust(der)) == {kid} == set(parse_trust(pem + pem))
     assert isinstance(x509.load_der_x509_certificate(der), x509.Certificate)
+
+
+@pytest.mark.parametrize(("claims", "uci"), [
+    ({4: 2_000_000_000, -260: {1: {"v": [], "t": [{"ci": "U-T"}]}}}, "U-T"),  # no iat
+    ({4: 2.0e9, 6: 1, -260: {1: {"r": [{"ci": "U-R"}]}}}, "U-R"),  # float NumericDate
+    ({4: 2_000_000_000, -260: {1: {"v": [{"tg": "x"}]}}}, None),  # no ci
+    ({4: True, -260: {1: {"v": [{"ci": "U"}]}}}, None),  # a bool is no NumericDate
+    ({4: 10**30, -260: {1: {"v": [{"ci": "U"}]}}}, None),  # out of range
+    ({6: 1, -260: {1: {"v": [{"ci": "U"}]}}}, None),  # no exp
+])
+def test_dcc_claims(claims: dict[object, object], uci: str | None) -> None:
+    if uci is None:
+        with pytest.raises(codec.DecodeError):
+            cl.parse_dcc(claims)
+    else:
+        assert cl.parse_dcc(claims).pass_id == uci
