@@ -38,7 +38,8 @@ FloatArray = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]
 Roi = tuple[int, int, int, int]  # x, y, w, h in frame pixels
 
-QR_FORMATS = zxingcpp.BarcodeFormat.QRCodeModel2 | zxingcpp.BarcodeFormat.QRCodeModel1
+QR_FORMATS = zxingcpp.BarcodeFormats(
+    [zxingcpp.BarcodeFormat.QRCodeModel2, zxingcpp.BarcodeFormat.QRCodeModel1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,8 @@ class QrCodes:
     texts: K payload texts; boxes: (K, 4) float32 x, y, w, h (axis-aligned hull of the corners);
     corners: (K, 4, 2) float32 x, y of the symbol's own top-left, top-right, bottom-right,
     bottom-left corners (the symbol's orientation, not the image's: a code held upside down has
-    its "top-left" at the image bottom right); valid: (K,) bool; binary: (K,) bool (see module
-    docstring)."""
+    its "top-left" at the image bottom right; zxing's corners sit up to ~1 module from the
+    symbol's true corners, measured); valid: (K,) bool; binary: (K,) bool (module docstring)."""
 
     texts: tuple[str, ...]
     boxes: FloatArray

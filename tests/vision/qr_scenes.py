@@ -22,6 +22,8 @@ SUPERSAMPLE = 4
 QUIET_MODULES = 4  # the QR standard's quiet zone
 FOCAL_PX = 554.0  # 640 px over a 60 degree horizontal field of view: f = 320 / tan(30 deg)
 DARK, LIGHT = 35, 225  # a printed or on-screen code never spans the full 0..255
+SKIN_TONE = 0.55  # a thumb, as a tone between DARK (0) and LIGHT (1)
+PSF_SIGMA_PX = 0.5  # lens and demosaicing blur of a cheap RGB camera, even in focus
 
 # Payloads. DCC: the alphanumeric HC1 texts are 450-650 characters (versions 12-16 at level M);
 # the compound's own Ed25519 passes are ~200 (version ~8).
@@ -79,34 +81,63 @@ def background(seed: int) -> npt.NDArray[np.uint8]:
 
 
 def render(placements: list[Placement], *, seed: int = 0, blur_sigma_px: float = 0.0,
-           noise_sigma: float = 3.0, cover_fraction: float = 0.0) -> npt.NDArray[np.uint8]:
-    """A (480, 640, 3) uint8 BGR frame with the codes drawn in; `cover_fraction` of the first
-    code's width (from its left edge, over a finder pattern) hidden by a skin-coloured thumb."""
+           noise_sigma: float = 3.0, psf_sigma_px: float = PSF_SIGMA_PX,
+           cover: tuple[float, float, float, float] | None = None) -> npt.NDArray[np.uint8]:
+    """A (480, 640, 3) uint8 BGR frame with the codes drawn in. `cover` = (x0, y0, x1, y1), a
+    skin-coloured "thumb" over that part of the first code, in fractions of the code's side in
+    its own frame (quiet zone included; (0, 0, 0.3, 1) hides both left finder patterns).
+    The lens PSF and `blur_sigma_px` (defocus, motion) add as Gaussians."""
     frame = background(seed).astype(np.float32)
-    s = SUPERSAMPLE
-    big = (FRAME_W * s, FRAME_H * s)
-    for p in placements:
-        matrix = qr_matrix(p.text, p.error)
-        n = matrix.shape[0]
-        src = np.array([[0, 0], [n, 0], [n, n], [0, n]], np.float32)
-        dst = placed_corners(p, n) * s
-        warp = cv2.getPerspectiveTransform(src, dst)
-        flags = cv2.INTER_NEAREST  # modules are hard-edged; the area resize does the mixing
-        tone = cv2.warpPerspective(matrix.astype(np.float32), warp, big, flags=flags)
-        mask = cv2.warpPerspective(np.ones((n, n), np.float32), warp, big, flags=flags)
-        tone = cv2.resize(tone, (FRAME_W, FRAME_H), interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, (FRAME_W, FRAME_H), interpolation=cv2.INTER_AREA)
-        grey = DARK + (LIGHT - DARK) * tone
-        frame = frame * (1 - mask[:, :, None]) + (grey * mask)[:, :, None]
-    if cover_fraction > 0 and placements:
-        corners = placed_corners(placements[0], qr_matrix(placements[0].text).shape[0])
-        x0, y0 = corners.min(axis=0)
-        x1, y1 = corners.max(axis=0)
-        cover_x = x0 + cover_fraction * (x1 - x0)
-        cv2.rectangle(frame, (int(x0) - 8, int(y0) - 8), (int(cover_x), int(y1) + 8),
-                      (120, 150, 200), -1)
-    if blur_sigma_px > 0:
-        frame = cv2.GaussianBlur(frame, (0, 0), blur_sigma_px)
+    for i, p in enumerate(placements):
+        _draw(frame, p, cover if i == 0 else None)
+    sigma = float(np.hypot(psf_sigma_px, blur_sigma_px))
+    if sigma > 0:
+        frame = cv2.GaussianBlur(frame, (0, 0), sigma)
     rng = np.random.default_rng(seed + 1)
     frame += rng.normal(0, noise_sigma, frame.shape).astype(np.float32)
     return np.clip(np.rint(frame), 0, 255).astype(np.uint8)
+
+
+def _draw(frame: npt.NDArray[np.float32], p: Placement,
+          cover: tuple[float, float, float, float] | None) -> None:
+    """Paint one code into `frame` in place; only its bounding window is supersampled."""
+    matrix = qr_matrix(p.text, p.error)
+    n, s = matrix.shape[0], SUPERSAMPLE
+    corners = placed_corners(p, n)
+    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 1, 0)
+    x1 = min(int(np.ceil(corners[:, 0].max())) + 1, FRAME_W)
+    y1 = min(int(np.ceil(corners[:, 1].max())) + 1, FRAME_H)
+    if x1 <= x0 or y1 <= y0:
+        return
+    shift = np.array([[s, 0, -s * x0], [0, s, -s * y0], [0, 0, 1]], np.float64)
+    warp = shift @ code_homography(p, n)
+    size = ((x1 - x0) * s, (y1 - y0) * s)
+    flags = cv2.INTER_NEAREST  # modules are hard-edged; the area resize does the mixing
+    tone = cv2.warpPerspective(matrix.astype(np.float32), warp, size, flags=flags)
+    if cover is not None:
+        cx0, cy0, cx1, cy1 = (v * n for v in cover)
+        thumb = np.zeros((n, n), np.float32)
+        thumb[max(0, int(cy0)):int(np.ceil(cy1)), max(0, int(cx0)):int(np.ceil(cx1))] = 1
+        thumb = cv2.warpPerspective(thumb, warp, size, flags=flags)
+        tone = np.where(thumb > 0, np.float32(SKIN_TONE), tone)
+    mask = cv2.warpPerspective(np.ones((n, n), np.float32), warp, size, flags=flags)
+    tone = cv2.resize(tone, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    mask = cv2.resize(mask, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)[:, :, None]
+    grey = (DARK + (LIGHT - DARK) * tone)[:, :, None]
+    window = frame[y0:y1, x0:x1]
+    window[...] = window * (1 - mask) + grey * mask
+
+
+def code_homography(p: Placement, modules: int) -> npt.NDArray[np.float64]:
+    """3x3 map from module coordinates (0..n, quiet zone included) to frame pixels."""
+    src = np.array([[0, 0], [modules, 0], [modules, modules], [0, modules]], np.float32)
+    return np.asarray(cv2.getPerspectiveTransform(src, placed_corners(p, modules)), np.float64)
+
+
+def symbol_corners(p: Placement) -> npt.NDArray[np.float32]:
+    """(4, 2) frame px of the symbol's corners (quiet zone excluded), TL, TR, BR, BL in the
+    symbol's own orientation: what a reader should report."""
+    n = qr_matrix(p.text, p.error).shape[0]
+    q, e = QUIET_MODULES, n - QUIET_MODULES
+    pts = np.array([[[q, q], [e, q], [e, e], [q, e]]], np.float64)
+    return cv2.perspectiveTransform(pts, code_homography(p, n))[0].astype(np.float32)
