@@ -28,6 +28,7 @@ Decoder settings (measured in bench/bench_qr.py and tests/vision/test_qr.py):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -147,6 +148,24 @@ class QrReader:
             try_downscale=True, try_invert=self.try_invert, text_mode=zxingcpp.TextMode.Plain,
             return_errors=self.include_errors)
         return _codes(found, scale, float(x), float(y))
+
+
+def read_image_file(path: str | Path) -> npt.NDArray[np.uint8]:
+    """A PNG/JPEG as uint8 BGR for `QrReader.read`; transparency is composited over white (a
+    QR saved with a transparent background otherwise loses its light modules and quiet zone to
+    black). ValueError when the file is missing or not an image."""
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise ValueError(f"cannot read an image from {path} (missing, or not PNG/JPEG/...)")
+    if image.dtype == np.uint16:  # 16-bit PNGs: keep the top byte
+        image = np.right_shift(np.asarray(image, np.uint16), 8).astype(np.uint8)
+    if image.ndim == 2:
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), np.uint8)
+    if image.shape[2] == 4:
+        alpha = image[:, :, 3:4].astype(np.float32) / np.float32(255)
+        white = np.float32(255) * (1 - alpha)
+        return np.asarray(np.rint(image[:, :, :3] * alpha + white), np.uint8)
+    return np.asarray(image[:, :, :3], np.uint8)
 
 
 def _codes(found: list[zxingcpp.Barcode], scale: float, x0: float, y0: float) -> QrCodes:

@@ -4,13 +4,15 @@ kinds, and frames that are not images."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 import segno
 import zxingcpp
 
-from edge.vision.qr import QrCodes, QrReader
+from edge.vision.qr import QrCodes, QrReader, read_image_file
 from tests.vision.qr_cases import CASES, SEEDS, Case
 from tests.vision.qr_scenes import (
     COMPOUND_TEXT,
@@ -187,3 +189,31 @@ def test_empty_codes_and_decoded_filter() -> None:
     mixed = QrCodes(("a", ""), np.zeros((2, 4), np.float32), np.zeros((2, 4, 2), np.float32),
                     np.array([True, False]), np.array([False, False]))
     assert mixed.decoded().texts == ("a",) and mixed.decoded().boxes.shape == (1, 4)
+
+
+def _module_mask(text: str, module_px: int = 5) -> np.ndarray:
+    dark = np.pad(np.array(segno.make(text, micro=False).matrix, dtype=bool), 4)
+    return np.kron(dark, np.ones((module_px, module_px), dtype=bool))
+
+
+def test_image_file_transparency_goes_over_white(tmp_path: Path) -> None:
+    dark = _module_mask("GE1:TRANSPARENT")
+    rgba = np.zeros((*dark.shape, 4), np.uint8)  # light modules: transparent black
+    rgba[..., 3] = np.where(dark, 255, 0)
+    path = tmp_path / "clear.png"
+    cv2.imwrite(str(path), rgba)
+    assert QrReader().read(cv2.imread(str(path))).texts == ()  # alpha dropped: all black
+    assert QrReader().read(read_image_file(path)).texts == ("GE1:TRANSPARENT",)
+    deep = tmp_path / "deep.png"
+    cv2.imwrite(str(deep), np.where(dark, 0, 65535).astype(np.uint16))
+    image = read_image_file(deep)
+    assert image.dtype == np.uint8 and image.shape == (*dark.shape, 3)
+    assert QrReader().read(image).texts == ("GE1:TRANSPARENT",)
+
+
+def test_image_file_that_is_not_an_image_is_a_value_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.png"
+    junk.write_bytes(b"not a png")
+    for path in (junk, tmp_path / "missing.png"):
+        with pytest.raises(ValueError, match=str(path.name)):
+            read_image_file(path)
