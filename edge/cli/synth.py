@@ -182,9 +182,11 @@ def _passes_config(args: argparse.Namespace) -> str:
     """gate.toml's [gate] and [passes] for a pass scene (the gate the passes name, the key)."""
     if not args.cases:
         return ""
+    # The key is trusted through the list store (OUT/lists); without one, through the config.
     keys = json.dumps(str(args.pass_pub.resolve()))
+    trusted = f"trusted_keys = [{keys}]\n" if args.no_lists else ""
     return (f"\n[gate]\ngate = {json.dumps(args.gate)}\n\n"
-            f"[passes]\nenabled = true\ntrusted_keys = [{keys}]\n")
+            f"[passes]\nenabled = true\n{trusted}")
 
 
 def _check_iso(text: str | None) -> None:

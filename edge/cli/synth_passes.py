@@ -156,10 +156,24 @@ def write_plan(out: Path, issuer: SceneIssuer, pub: Path, labels: list[str]) -> 
 
 
 def apply_to_lists(lists: Path, data: dict[str, Any]) -> str:
-    """The holders' health statuses into the scene's list store; what was done, one line."""
-    from edge.identity.store import ListStore
+    """What passes.json says the gate needs, into the scene's list store: the holders' health,
+    the trusted pass key, the revoked pass ids (by their revocation hash). One line back."""
+    from cryptography.hazmat.primitives import serialization
 
+    from edge.identity.store import ListStore
+    from edge.identity.trustlists import Revocations, trusted_key
+
+    keys = []
+    for path in data["trusted_keys"]:
+        public = serialization.load_pem_public_key(Path(path).read_bytes())
+        keys.append(trusted_key("compound", public.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)))
+    hashes = b"".join(compound_revocation_hash(p) for p in data["revoked_pass_ids"])
     with ListStore.open(lists) as store:
         for subject, status in data["health"].items():
             store.set_health(subject, status, HEALTH_AT)
-    return f"{len(data['health'])} health statuses"
+        store.add_trusted(keys)
+        if hashes:
+            store.revoke([Revocations("compound", hashes)])
+    return (f"{len(data['health'])} health statuses, {len(keys)} trusted pass keys, "
+            f"{len(data['revoked_pass_ids'])} revoked passes")

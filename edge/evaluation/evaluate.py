@@ -12,6 +12,7 @@ from typing import Any
 
 from edge.core.types import Decision, StreamInfo
 from edge.evaluation import identity_score as ids
+from edge.evaluation import pass_score as pss
 from edge.evaluation.labels import load_labels
 from edge.thermal.front import rotate_roi
 
@@ -39,6 +40,7 @@ class PersonResult:
 
     subject: str | None = None  # who they must be recognised as (None: nobody)
     scored: bool = False  # the label has a role: its subject is identity ground truth
+    holder: str | None = None  # the holder of the pass they show (labels' pass.holder)
 
     @property
     def identity(self) -> str | None:
@@ -57,10 +59,10 @@ class PersonResult:
     def ok(self) -> bool:
         """Exactly the expected events (`a|b` means either, `pass.denied:reason` a reason),
         one per entry; with a role, recognised as the labelled subject (or nobody) and every
-        access event about that subject."""
+        access event about that subject (a pass decision: about the pass holder)."""
         if not ids.expect_met(self.expect, self.events):
             return False
-        if self.scored and not ids.access_subjects_ok(self.subject, self.events):
+        if self.scored and not pss.subjects_ok(self.subject, self.holder, self.events):
             return False
         return not self.scored or self.identity == ids.RIGHT
 
@@ -96,6 +98,10 @@ class EvalReport:
         return ids.summarise([(p.subject, p.scored, p.expect, p.events) for p in self.people],
                              self.unmatched)
 
+    @property
+    def passes(self) -> pss.PassSummary:
+        return pss.summarise([(p.expect, p.events) for p in self.people], self.unmatched)
+
 
 def _centre(box: list[int] | tuple[int, int, int, int]) -> tuple[float, float]:
     return box[0] + box[2] / 2, box[1] + box[3] / 2
@@ -110,7 +116,8 @@ def match(
     `unmatched`."""
     results = [
         PersonResult(str(p["label"]), list(p.get("expect", [])), p.get("temp_c"),
-                     subject=p.get("subject"), scored="role" in p)
+                     subject=p.get("subject"), scored="role" in p,
+                     holder=(p.get("pass") or {}).get("holder"))
         for p in people
     ]
     raw_hw = (meta.thermal.height, meta.thermal.width) if meta.thermal else (0, 0)
@@ -185,6 +192,7 @@ def summary_table(report: EvalReport) -> str:
         ("temperature MAE / max (C)", f"{mae:.3f} / {worst:.3f}"),
         ("fever TP / FP / FN", f"{fc['tp']} / {fc['fp']} / {fc['fn']}"),
         *ids.summary_rows(report.identity),
+        *pss.summary_rows(report.passes),
         ("verdict", "PASS" if report.all_ok else "FAIL"),
     ]
     return "\n".join(["| | |", "|---|---|", *(f"| {k} | {v} |" for k, v in rows)])
@@ -217,6 +225,9 @@ def format_report(report: EvalReport) -> str:
     idl = report.identity
     identity = (f"  identified {idl.right}/{idl.enrolled} false accepts {idl.false_accepts}"
                 f" breaches {idl.breaches_got}/{idl.breaches_expected}") if idl.scored else ""
+    ps = report.passes
+    if ps.expected or ps.wrong:
+        identity += f"  passes right {ps.right}/{ps.expected} wrong {ps.wrong}"
     lines.append(
         f"people {len(report.people)}  events {sum(len(p.events) for p in report.people)}"
         f"  unmatched {len(report.unmatched)}  temp MAE {mae:.3f} C  max {worst:.3f} C"

@@ -3,8 +3,10 @@ one line naming the file, the person (index from 0, and label) and the key, exit
 
 Identity keys: `subject` (the enrolled id the person must be recognised as, or null),
 `role` (`resident`, `quarantined`, `stranger`, `worker`, `visitor`: present, it says the
-subject is ground truth and eval scores recognition for that person), and `expect` entries,
-each an event type of docs/mqtt.md, `pass.denied:<reason>`, or alternatives joined by `|`.
+subject is ground truth and eval scores recognition for that person), `pass` (null, or the
+pass the person shows: `case`, `holder` (whom its decision names), ...), and `expect`
+entries, each an event type of docs/mqtt.md, `pass.denied:<reason>`, or alternatives joined
+by `|`.
 """
 
 from __future__ import annotations
@@ -75,8 +77,16 @@ class _Person(BaseModel):
             raise ValueError(f"role {self.role} needs the subject it must be recognised as")
         access = [e for e in self.expect
                   if any(a.partition(":")[0] in ACCESS_EVENTS for a in e.split("|"))]
-        if access and self.role is not None and self.subject is None:
-            raise ValueError(f"expect {access[0]!r} names a subject, but subject is null")
+        shown = (self.model_extra or {}).get("pass")
+        if shown is not None and not (isinstance(shown, dict) and isinstance(
+                shown.get("case"), str) and isinstance(shown.get("holder"), str | None)):
+            raise ValueError("pass must be null or an object with case (string) and holder "
+                             "(string or null)")
+        holder = shown.get("holder") if isinstance(shown, dict) else None
+        # A stranger showing somebody's pass: the pass decision names the pass holder.
+        needs_subject = [e for e in access if holder is None or "quarantine.breach" in e]
+        if needs_subject and self.role is not None and self.subject is None:
+            raise ValueError(f"expect {needs_subject[0]!r} names a subject, but subject is null")
         return self
 
 
