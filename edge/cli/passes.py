@@ -3,10 +3,11 @@
 Argument parsing, file reading and printing; the work is in edge.identity.passes. Registered
 by edge.cli.main.build_parser through `add_pass_commands(sub)`.
 
-`pass verify --image`: the whole image goes to zxing-cpp (QR codes only, rotations and
-inversions tried). Several codes: each is verified and the verdict printed is the first
-valid one, else the first with a known pass prefix, else the first code; a note on stderr
-says how many codes were found. No code: an `unreadable` verdict with `checks.qr` false.
+`pass verify --image`: the whole image goes to zxing-cpp through edge.vision.qr (the
+camera's QR reader: full QR codes only, any angle, inverted codes tried). Several codes:
+each is verified and the verdict printed is the first valid one, else the first with a known
+pass prefix, else the first code; a note on stderr says how many codes were found. No code:
+an `unreadable` verdict with `checks.qr` false.
 """
 
 from __future__ import annotations
@@ -76,16 +77,15 @@ def cmd_pass_issue(args: argparse.Namespace) -> int:
 
 
 def decode_qr_image(path: Path) -> list[str]:
-    """Texts of every QR code zxing-cpp finds in the image file, in its reading order."""
-    import cv2
-    import zxingcpp
+    """Texts of every QR code found in the image file (edge.vision.qr: the camera's reader,
+    on the whole image, inverted codes too; transparency over white), in reading order."""
+    from edge.vision.qr import QrReader, read_image_file
 
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ConfigError(f"{path}: not an image OpenCV can read")
-    qr_only = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-    found = zxingcpp.read_barcodes(image, formats=qr_only)
-    return [str(code.text) for code in found if code.valid]
+    try:
+        image = read_image_file(path)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return list(QrReader(try_invert=True).read(image).decoded().texts)
 
 
 def _no_code_verdict(path: Path) -> dict[str, Any]:
