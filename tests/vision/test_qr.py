@@ -217,3 +217,13 @@ def test_image_file_that_is_not_an_image_is_a_value_error(tmp_path: Path) -> Non
     for path in (junk, tmp_path / "missing.png"):
         with pytest.raises(ValueError, match=str(path.name)):
             read_image_file(path)
+
+
+def test_include_errors_reports_located_but_unreadable_codes() -> None:
+    frame = render([Placement(DCC_TEXT, (320.2, 240.4), 1.2)])  # found, too small to read
+    located = QrReader(include_errors=True).read(frame)
+    assert len(located) >= 1 and not located.valid.any()
+    assert set(located.texts) == {""} and len(located.decoded()) == 0
+    x, y, w, h = located.boxes[0]
+    assert abs(x + w / 2 - 320) < 20 and abs(y + h / 2 - 240) < 20
+    assert len(QrReader().read(frame)) == 0
