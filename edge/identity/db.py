@@ -4,8 +4,10 @@
 file mode 0600 (templates are biometric data; a store found readable by others is made 0600
 again at open, with a WARNING). `schema_version` holds one row; each entry of
 `MIGRATIONS` brings the file one version up, inside one transaction, so an old file is
-upgraded at open and a file from a newer gate-edge is refused. Tables to come (issue 11):
-revoked pass ids and trusted signing keys, as migration 2.
+upgraded at open and a file from a newer gate-edge is refused. Migration 2 (issue 11) adds
+the pass trust roots (`trusted_keys`), the revocation hashes (`revocations`), their staging
+columns in `snapshot_parts`, and `meta.trust_serial` (raised by every change to either
+table, so a reader reloads its in-memory index only when they changed).
 
 Times are stored as UTC text of one fixed width, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, so SQL can
 compare them as strings. Embeddings are float32 little-endian BLOBs, D * 4 bytes.
@@ -32,7 +34,7 @@ from edge.errors import IdentityError
 log = logging.getLogger("edge.identity")
 
 FILENAME = "lists.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KINDS = ("resident", "worker", "visitor")
 HEALTH = ("green", "yellow", "red")
 ORIGINS = ("local", "backend")
@@ -74,7 +76,29 @@ CREATE TABLE snapshot_parts (
     PRIMARY KEY (version, part)
 );
 """
-MIGRATIONS: dict[int, str] = {1: _V1}  # target version -> DDL from the version below
+# Pass trust (edge.identity.trustlists): a compound pass key (Ed25519 SubjectPublicKeyInfo DER)
+# or a DCC signer certificate (X.509 DER) by kid = sha256(der)[:8]; revocations as 16-byte
+# truncated SHA-256 values per kind. The primary key (kind, hash) keeps each kind's hashes in
+# memcmp order, so an index is read sorted without a sort.
+_V2 = """
+ALTER TABLE meta ADD COLUMN trust_serial INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE trusted_keys (
+    kid BLOB PRIMARY KEY CHECK (length(kid) = 8),
+    kind TEXT NOT NULL CHECK (kind IN ('compound', 'dcc')),
+    der BLOB NOT NULL,
+    added_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE revocations (
+    kind TEXT NOT NULL
+        CHECK (kind IN ('compound', 'dcc-uci', 'dcc-country-uci', 'dcc-signature')),
+    hash BLOB NOT NULL CHECK (length(hash) = 16),
+    added_ns INTEGER NOT NULL,
+    PRIMARY KEY (kind, hash)
+) WITHOUT ROWID;
+ALTER TABLE snapshot_parts ADD COLUMN trust TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE snapshot_parts ADD COLUMN revoked TEXT NOT NULL DEFAULT '[]';
+"""
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}  # target version -> DDL from the version below
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,9 @@ A folder holding `lists.sqlite` (edge.identity.db). Two ways to fill it, never m
   signed changes edit it (`apply`), and local edits are refused with a message saying so (a
   local edit would be silently undone by the next snapshot).
 
-The gate reads `version` to know when to rebuild its gallery; `version`, `updated_ns`,
+It also holds the pass trust roots and revocations (edge.identity.trustlists; read through
+edge.identity.trust.StoreTrust), edited the same two ways. The gate reads `version` to know
+when to rebuild its gallery; `version`, `updated_ns`,
 `snapshot_needed` and `counts()` are read from the file at each call, so another process's
 edit is seen. One connection, guarded by a lock: any thread may call any method.
 """
@@ -31,9 +33,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edge.errors import IdentityError
-from edge.identity import db
+from edge.identity import db, trustlists
 from edge.identity.gallery import Gallery
 from edge.identity.sync import ApplyResult, ListChange, apply_change
+from edge.identity.trustlists import Revocations, TrustedKey
 
 __all__ = ["ListStore", "Subject"]
 
@@ -59,6 +62,7 @@ class ListStore:
         self._conn = conn
         self._lock = threading.RLock()
         self._clock_ns = clock_ns
+        self._counted: tuple[int | None, dict[str, int]] = (None, {})  # trust_serial, counts
 
     @classmethod
     def open(cls, directory: Path, *, create: bool = True) -> ListStore:
@@ -143,7 +147,57 @@ class ListStore:
                "quarantined": int(quarantined)}
         out.update({f"health_{h}": int(health.get(h, 0)) for h in (*db.HEALTH, "none")})
         out.update({k: int(kinds.get(k, 0)) for k in db.KINDS})
+        out.update(self._trust_counts())
         return out
+
+    def _trust_counts(self) -> dict[str, int]:
+        """Counting a million revocations takes ~0.1 s: cached until trust_serial moves."""
+        with self._lock:
+            serial = trustlists.serial(self._conn)
+            if self._counted[0] != serial:
+                self._counted = (serial, trustlists.counts(self._conn))
+            return dict(self._counted[1])
+
+    # -- pass trust -------------------------------------------------------------------------
+
+    @property
+    def trust_serial(self) -> int:
+        """Raised by every change to the trusted keys or revocations (never lowered)."""
+        with self._lock:
+            return trustlists.serial(self._conn)
+
+    def trusted(self) -> list[TrustedKey]:
+        """The trusted pass signers (compound keys and DCC certificates), by kid."""
+        with self._lock:
+            return trustlists.read_keys(self._conn)
+
+    def revoked(self, kind: str) -> bytes:
+        """Every revoked hash of `kind`, concatenated 16-byte values in memcmp order."""
+        with self._lock:
+            return trustlists.read_revoked(self._conn, kind)
+
+    def add_trusted(self, keys: list[TrustedKey]) -> None:
+        """Trust these pass signers (made by edge.identity.trust.trusted_key: kid checked)."""
+        if problem := trustlists.keys_problem(keys):
+            raise IdentityError(problem)
+        with self._local_edit() as (conn, _now):
+            trustlists.put_keys(conn, keys, self._clock_ns())
+            trustlists.bump(conn)
+
+    def remove_trusted(self, kid: bytes) -> None:
+        with self._local_edit() as (conn, _now):
+            if not trustlists.delete_keys(conn, [kid]):
+                raise IdentityError(f"{self.directory}: no trusted key "
+                                    f"{trustlists.kid_to_wire(kid)}")
+            trustlists.bump(conn)
+
+    def revoke(self, revoked: list[Revocations], *, undo: bool = False) -> int:
+        """Add (or, with `undo`, remove) revocation hashes; how many were new (or gone)."""
+        with self._local_edit() as (conn, _now):
+            n = (trustlists.delete_revocations(conn, revoked) if undo
+                 else trustlists.put_revocations(conn, revoked, self._clock_ns()))
+            trustlists.bump(conn)
+        return n
 
     def gallery(self, model_id: str, *, empty_dim: int = 128) -> Gallery:
         """Every template of `model_id` as one matrix (subjects in id order). Templates of

@@ -18,19 +18,27 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from edge.identity.db import HEALTH, ID_PATTERN, KINDS
+from edge.identity.trustlists import (
+    Revocations,
+    TrustedKey,
+    kid_from_wire,
+    revocations_from_wire,
+    trusted_from_wire,
+)
 
 SNAPSHOT = "lists.snapshot"
 UPDATE = "lists.update"
 MAX_INT = 2**53 - 1  # versions and parts: exact in every JSON implementation
+T = TypeVar("T")
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?Z$")
 
 
@@ -61,16 +69,27 @@ class ListSnapshot:
     part: int
     parts: int
     subjects: tuple[SubjectEntry, ...]
+    trust: tuple[TrustedKey, ...] = ()
+    revoked: tuple[Revocations, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class ListUpdate:
-    """The change from `base_version` to `version`: upsert these subjects, remove those ids."""
+    """The change from `base_version` to `version`: upsert these subjects, remove those ids;
+    add and remove trusted pass keys (by kid) and revocation hashes."""
 
     base_version: int
     version: int
     upsert: tuple[SubjectEntry, ...] = ()
     remove: tuple[str, ...] = ()
+    trust_add: tuple[TrustedKey, ...] = ()
+    trust_remove: tuple[bytes, ...] = ()
+    revoke_add: tuple[Revocations, ...] = ()
+    revoke_remove: tuple[Revocations, ...] = ()
+
+    @property
+    def touches_trust(self) -> bool:
+        return bool(self.trust_add or self.trust_remove or self.revoke_add or self.revoke_remove)
 
 
 ListChange = ListSnapshot | ListUpdate
@@ -83,20 +102,23 @@ def change_from_args(name: str, args: Mapping[str, Any]) -> ListChange:
     """`lists.snapshot` / `lists.update` arguments (plain JSON values) as a ListChange;
     ValueError with the field's path when anything is malformed."""
     if name == SNAPSHOT:
-        _keys(args, {"version", "part", "parts", "subjects"}, "args")
+        _keys(args, {"version", "part", "parts", "subjects", "trust", "revoked"}, "args")
         version, part, parts = (_int(args, k, "args") for k in ("version", "part", "parts"))
         if not 1 <= part <= parts:
             raise ValueError(f"args.part: {part} is not in 1..parts ({parts})")
         subjects = _list(args, "subjects", "args")
         return ListSnapshot(version, part, parts, tuple(
-            subject_from_wire(s, f"subjects.{i}") for i, s in enumerate(subjects)))
+            subject_from_wire(s, f"subjects.{i}") for i, s in enumerate(subjects)),
+            _each(args, "trust", trusted_from_wire), _each(args, "revoked", revocations_from_wire))
     if name == UPDATE:
-        _keys(args, {"base_version", "version", "upsert", "remove"}, "args")
+        _keys(args, {"base_version", "version", "upsert", "remove", "trust_add", "trust_remove",
+                     "revoke_add", "revoke_remove"}, "args")
         base, version = _int(args, "base_version", "args"), _int(args, "version", "args")
-        upsert = tuple(subject_from_wire(s, f"upsert.{i}")
-                       for i, s in enumerate(_list(args, "upsert", "args")))
-        remove = tuple(_id(r, f"remove.{i}") for i, r in enumerate(_list(args, "remove", "args")))
-        return ListUpdate(base, version, upsert, remove)
+        return ListUpdate(base, version, _each(args, "upsert", subject_from_wire),
+                          _each(args, "remove", _id), _each(args, "trust_add", trusted_from_wire),
+                          _each(args, "trust_remove", kid_from_wire),
+                          _each(args, "revoke_add", revocations_from_wire),
+                          _each(args, "revoke_remove", revocations_from_wire))
     raise ValueError(f"{name!r} is not a list command ({SNAPSHOT}, {UPDATE})")
 
 
@@ -176,6 +198,11 @@ def _id(value: Any, where: str) -> str:
     if not isinstance(value, str) or not re.fullmatch(ID_PATTERN, value):
         raise ValueError(f"{where}: must be 1 to 64 characters of A-Z a-z 0-9 _ . : @ + -")
     return value
+
+
+def _each(args: Mapping[str, Any], key: str, parse: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """args[key] (a list, default empty), each item parsed with its path for errors."""
+    return tuple(parse(item, f"{key}.{i}") for i, item in enumerate(_list(args, key, "args")))
 
 
 def _list(obj: Mapping[str, Any], key: str, where: str) -> Sequence[Any]:

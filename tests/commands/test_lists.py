@@ -48,7 +48,8 @@ def test_valid_arguments_and_their_defaults() -> None:
     up = validate_args("lists.update", update(upsert=[full], remove=["w-9"]))
     assert isinstance(up, ListsUpdateArgs)
     assert validate_args("lists.update", update()).model_dump() == {
-        "base_version": 3, "version": 4, "upsert": [], "remove": []}
+        "base_version": 3, "version": 4, "upsert": [], "remove": [], "trust_add": [],
+        "trust_remove": [], "revoke_add": [], "revoke_remove": []}
     # What the app's handler does with them: the same values, decoded.
     change = change_from_args("lists.update", up.model_dump())
     np.testing.assert_array_equal(change.upsert[0].templates[0].embedding,  # type: ignore[union-attr,index]

@@ -107,7 +107,8 @@ def test_counts(tmp_path: Path) -> None:
         assert store.counts(T0) == {
             "subjects": 3, "templates": 5, "quarantined": 1, "health_green": 1,
             "health_yellow": 0, "health_red": 1, "health_none": 1, "resident": 2, "worker": 0,
-            "visitor": 1}
+            "visitor": 1, "trusted_compound": 0, "trusted_dcc": 0, "revoked_compound": 0,
+            "revoked_dcc_uci": 0, "revoked_dcc_country_uci": 0, "revoked_dcc_signature": 0}
         assert store.counts(T0 + timedelta(days=2))["quarantined"] == 0
 
 
