@@ -108,8 +108,8 @@ class QrReader:
     roi: (x, y, w, h) region to search (clipped to the frame; a ROI wholly outside the frame is a
     ValueError naming both); None = the whole frame. max_side_px: downscale the searched region
     (area averaging) when its longer side exceeds this; None = never. Halving a 640 px frame
-    halves the module size, and codes below ~2 px per module stop decoding (see the bench), so
-    prefer a ROI to downscaling.
+    halves the module size, and below ~2 px per module decoding gets unreliable (1.5 px: 5 of 8
+    frames, 1.2 px: none; bench/bench_qr.py), so prefer a ROI to downscaling.
     """
 
     def __init__(self, roi: Roi | None = None, max_side_px: int | None = None, *,
@@ -138,16 +138,17 @@ class QrReader:
         grey = _grey(bgr)
         x, y, w, h = self._region(grey.shape[0], grey.shape[1])
         region = grey[y:y + h, x:x + w]
-        scale = 1.0
+        scale_xy = (1.0, 1.0)
         if self.max_side_px is not None and max(w, h) > self.max_side_px:
             scale = self.max_side_px / max(w, h)
             size = (max(1, round(w * scale)), max(1, round(h * scale)))
             region = np.asarray(cv2.resize(region, size, interpolation=cv2.INTER_AREA), np.uint8)
+            scale_xy = (size[0] / w, size[1] / h)  # per axis: rounding the size changes it
         found = zxingcpp.read_barcodes(
             np.ascontiguousarray(region), formats=QR_FORMATS, try_rotate=False,
             try_downscale=True, try_invert=self.try_invert, text_mode=zxingcpp.TextMode.Plain,
             return_errors=self.include_errors)
-        return _codes(found, scale, float(x), float(y))
+        return _codes(found, scale_xy, (float(x), float(y)))
 
 
 def read_image_file(path: str | Path) -> npt.NDArray[np.uint8]:
@@ -168,16 +169,18 @@ def read_image_file(path: str | Path) -> npt.NDArray[np.uint8]:
     return np.asarray(image[:, :, :3], np.uint8)
 
 
-def _codes(found: list[zxingcpp.Barcode], scale: float, x0: float, y0: float) -> QrCodes:
+def _codes(found: list[zxingcpp.Barcode], scale_xy: tuple[float, float],
+           offset_xy: tuple[float, float]) -> QrCodes:
     if not found:
         return QrCodes.empty()
-    corners = np.array(
+    corners: FloatArray = np.array(
         [[(p.x, p.y) for p in (b.position.top_left, b.position.top_right,
                                b.position.bottom_right, b.position.bottom_left)]
          for b in found], dtype=np.float32).reshape(-1, 4, 2)
-    if scale != 1.0:  # pixel centres: region px u covers frame px (u + 0.5) / scale - 0.5
-        corners = (corners + np.float32(0.5)) / np.float32(scale) - np.float32(0.5)
-    corners += np.array([x0, y0], np.float32)
+    if scale_xy != (1.0, 1.0):  # pixel centres: region px u is frame px (u + 0.5) / s - 0.5
+        half = np.float32(0.5)
+        corners = ((corners + half) / np.array(scale_xy, np.float32) - half).astype(np.float32)
+    corners = corners + np.array(offset_xy, np.float32)
     low, high = corners.min(axis=1), corners.max(axis=1)
     boxes = np.concatenate([low, high - low], axis=1).astype(np.float32)
     valid = np.array([b.valid for b in found], dtype=bool)
