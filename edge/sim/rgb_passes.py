@@ -62,6 +62,7 @@ class Shown:
     near_px: float
     offset: tuple[float, float] = (0.0, 0.0)  # card centre - face centre, in face widths
     shown_ns: list[int] = field(default_factory=list)
+    quads: list[list[list[float]]] = field(default_factory=list)  # card corners per frame
 
     @property
     def from_s(self) -> float:
@@ -188,6 +189,7 @@ class PassScene:
             skin = self.scene.crops[self.scene.people[pose.person].crop].skin_bgr
             draw_thumb(frame, quad, skin)
             shown.shown_ns.append(t_ns)
+            shown.quads.append(np.round(quad, 1).tolist())
 
     def paint_thermal(self, field: F32, poses: list[Pose], t_s: float) -> None:
         """Cold card (ambient + a little) and a warm thumb over whatever was painted there."""
@@ -224,5 +226,7 @@ class PassScene:
             pitch_deg=round(h.pitch_deg, 2), side="right" if h.side > 0 else "left",
             held_from_ns=shown.shown_ns[0] if shown.shown_ns else None,
             held_to_ns=shown.shown_ns[-1] if shown.shown_ns else None,
-            held_frames=len(shown.shown_ns))
+            held_frames=len(shown.shown_ns),
+            # The card's (phone's) corners in every RGB frame it is in, from held_from_ns on.
+            card_rgb=shown.quads)
         return out
