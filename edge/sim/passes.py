@@ -78,6 +78,8 @@ CASES: dict[str, Case] = {
 }
 ALL = tuple(c for c in CASES if c != "small")  # the list, one person each
 LENDERS = ("valid", "expired", "not_yet_valid", "revoked", "forged", "tampered", "wrong_gate")
+_NO_LENDER = ("--passes: borrowed and stranger_pass show another visitor's pass; add one of "
+              f"{', '.join(LENDERS)} (a visitor to lend it)")
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,8 @@ def parse_cases(text: str) -> tuple[str, ...]:
             out.append(case)
     if not out:
         raise ConfigError("--passes: no case given")
+    if any(CASES[c].lent for c in out) and not any(c in LENDERS for c in out):
+        raise ConfigError(_NO_LENDER)
     return tuple(out)
 
 
@@ -160,8 +164,7 @@ def assign(cases: tuple[str, ...], the_cast: Cast, gate: str,
             case_of[n] = queue.pop(0)
     lenders = [n for n, c in case_of.items() if c in LENDERS]
     if any(CASES[c].lent for c in case_of.values()) and not lenders:
-        raise ConfigError("--passes: borrowed and stranger_pass show another visitor's pass; "
-                          f"add one of {', '.join(LENDERS)} (a visitor to lend it)")
+        raise ConfigError(_NO_LENDER)
     plans: dict[int, PassPlan] = {}
     issued = 0
     for n in sorted(case_of):

@@ -175,8 +175,9 @@ def test_assign_is_pure_and_needs_a_lender() -> None:
     assert a == b and [a[n].case for n in range(3)] == ["valid", "stranger_pass", "resident_face"]
     assert a[1].holder == "visitor-0001" and a[1].pass_id == "P-0002" and a[2].pass_id is None
     with pytest.raises(ConfigError, match="lend"):
-        assign(parse_cases("stranger_pass"), Cast(members[1:2], "x"), "g",
-               np.random.default_rng(0))
+        assign(("stranger_pass",), Cast(members[1:2], "x"), "g", np.random.default_rng(0))
+    with pytest.raises(ConfigError, match="lend"):
+        parse_cases("borrowed,resident_face")
     with pytest.raises(ConfigError, match="unknown case"):
         parse_cases("valid,stolen")
     with pytest.raises(ConfigError, match="twice"):
