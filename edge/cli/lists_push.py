@@ -1,5 +1,6 @@
 """`gate-edge push lists`: a list store sent to gates as a signed `lists.snapshot` in parts
-(docs/cli.md, docs/lists.md).
+(docs/cli.md, docs/lists.md): its subjects and templates, and its pass trust (trusted keys,
+revocation hashes), which a snapshot replaces on the gate as well.
 
 The store keeps no change log, so only full snapshots are sent: an increment from an older
 version cannot be rebuilt honestly from the current content (a removed subject leaves no
@@ -15,6 +16,7 @@ rejected or unanswered, 2 usage, 4 broker, 6 list store.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import time
 from collections.abc import Sequence
@@ -42,16 +44,20 @@ class PushedPart:
     part: int
     parts: int
     subjects: int
+    trusted: int = 0  # pass signer keys
+    revoked: int = 0  # revocation hashes
 
 
 def store_snapshot(directory: Path, version: int | None,
                    budget_bytes: int) -> tuple[int, list[dict[str, Any]]]:
-    """The `lists.snapshot` arguments of every subject and template in the store at
-    `directory`, at `version` (default: the store's own), in parts of at most `budget_bytes`
-    of JSON. IdentityError when the store cannot be opened; ConfigError when the version is
-    not usable or a subject does not fit one part."""
+    """The `lists.snapshot` arguments of the whole store at `directory`: every subject with
+    its templates, and the trusted pass keys and revocation hashes (a snapshot replaces those
+    on the gate too: left out, they would be wiped). At `version` (default: the store's own),
+    in parts of at most `budget_bytes` of JSON. IdentityError when the store cannot be
+    opened; ConfigError when the version is not usable or an entry does not fit one part."""
     from edge.identity.store import ListStore
     from edge.identity.sync import snapshot_args
+    from edge.identity.trustlists import REVOCATION_KINDS, Revocations
     from edge.identity.wire import SubjectEntry, Template
 
     with ListStore.open(directory, create=False) as store:
@@ -61,12 +67,16 @@ def store_snapshot(directory: Path, version: int | None,
                          tuple(Template(model, row) for model, rows
                                in store.templates(s.id).items() for row in rows))
             for s in store.subjects()]
+        trust = store.trusted()
+        revoked = [Revocations(kind, hashes) for kind in REVOCATION_KINDS
+                   if (hashes := store.revoked(kind))]
     chosen = stored if version is None else version
     if chosen < 1:
         raise ConfigError(f"{directory}: the list store is at version {stored} (never edited); "
                           "give --version N (N >= 1) to send it")
     try:
-        return chosen, snapshot_args(entries, chosen, budget_bytes)
+        return chosen, snapshot_args(entries, chosen, budget_bytes, trust=trust,
+                                     revoked=revoked)
     except ValueError as exc:
         raise ConfigError(f"{directory}: {exc}") from None
 
@@ -78,6 +88,7 @@ def signed_parts(key: Any, parts: Sequence[dict[str, Any]], site: str, gate: str
     from edge.commands.handlers import validate_args
     from edge.commands.verify import sign_command
     from edge.identity.sync import SNAPSHOT
+    from edge.identity.trustlists import HASH_BYTES
 
     out = []
     for args in parts:
@@ -87,7 +98,9 @@ def signed_parts(key: Any, parts: Sequence[dict[str, Any]], site: str, gate: str
             raise ConfigError(f"part {args['part']} of {args['parts']}: {exc}") from None
         payload = sign_command(key, SNAPSHOT, args, site, gate, ttl_s)
         out.append(PushedPart(json.loads(payload)["id"], payload, args["part"], args["parts"],
-                              len(args["subjects"])))
+                              len(args["subjects"]), len(args.get("trust", ())),
+                              sum(len(base64.b64decode(r["hashes"])) // HASH_BYTES
+                                  for r in args.get("revoked", ()))))
     return out
 
 
@@ -127,6 +140,16 @@ def _check_flags(args: argparse.Namespace) -> None:
                                             <= ARGS_BUDGET_BYTES):
         raise ConfigError(f"--part-bytes {args.part_bytes}: must be from {MIN_PART_BYTES} to "
                           f"{ARGS_BUDGET_BYTES} (what fits a gate's 16 KiB envelope)")
+
+
+def _content(parts: Sequence[PushedPart]) -> str:
+    """'12 subjects[, 2 trusted keys][, 40 revocation hashes] in 3 parts'."""
+    text = f"{sum(p.subjects for p in parts)} subjects"
+    if trusted := sum(p.trusted for p in parts):
+        text += f", {trusted} trusted keys"
+    if revoked := sum(p.revoked for p in parts):
+        text += f", {revoked} revocation hashes"
+    return text + f" in {len(parts)} part{'s' if len(parts) != 1 else ''}"
 
 
 def _report(parts: Sequence[PushedPart], results: dict[str, dict[str, Any]],
@@ -177,12 +200,9 @@ def cmd_push_lists(args: argparse.Namespace) -> int:
                              timeout_s=settings.mqtt.connect_timeout_s)
             except BrokerError as exc:  # the gate keeps the parts it has staged: push again
                 raise BrokerError(f"{exc} (after {sent} of {len(parts)} parts)") from None
-        subjects = sum(p.subjects for p in parts)
         target = "every gate of the site" if gate == "*" else f"gate {gate}"
-        plural = "s" if len(parts) != 1 else ""
-        print(f"lists.snapshot version {version}: {subjects} subjects in {len(parts)} part{plural} "
-              f"-> {topic} ({target}; acknowledged by {settings.mqtt.broker}, expires in "
-              f"{args.ttl:g} s)")
+        print(f"lists.snapshot version {version}: {_content(parts)} -> {topic} ({target}; "
+              f"acknowledged by {settings.mqtt.broker}, expires in {args.ttl:g} s)")
         if sub is None:
             for p in parts:
                 print(f"part {p.part}/{p.parts} id {p.id}: published")

@@ -1,7 +1,8 @@
 """`gate-edge push lists`: usage errors (one line, exit 2, nothing sent), the parts a store is
 cut into (count, size, every subject exactly once), the signing round trip (the gate's
-verifier accepts each part and applying them rebuilds the store), and `--wait` reporting per
-part through a real Mosquitto with a stand-in gate answering on `cmd_result`."""
+verifier accepts each part and applying them rebuilds the store, pass trust included), and
+`--wait` reporting per part through a real Mosquitto with a stand-in gate answering on
+`cmd_result`."""
 
 from __future__ import annotations
 
@@ -23,8 +24,10 @@ from edge.commands.keys import generate_keypair, load_private_key, load_public_k
 from edge.commands.verify import Command, CommandVerifier
 from edge.identity.store import ListStore
 from edge.identity.sync import ARGS_BUDGET_BYTES, SNAPSHOT, change_from_args
+from edge.identity.trustlists import REVOCATION_KINDS, Revocations
 from edge.sim.broker import PrivateBroker
 from edge.transport.mqtt import BrokerOptions, Subscriber, publish_once
+from tests.identity.trust_helpers import compound_key, dcc_key
 
 SITE = "s1"
 MODEL = "dlib_resnet:0123456789abcdef"
@@ -161,6 +164,33 @@ def test_signed_parts_verify_and_rebuild_the_store(tmp_path: Path, key: Path) ->
                 np.testing.assert_array_equal(target.templates(s.id)[MODEL],
                                               store.templates(s.id)[MODEL])
     assert verifier.verify(topic, signed[0].payload).reason == "replayed"  # type: ignore[union-attr]
+
+
+def test_pass_trust_travels_with_the_subjects(tmp_path: Path, key: Path) -> None:
+    """A snapshot replaces the gate's trusted pass keys and revocations too, so push sends
+    them: applied to an empty store, the parts give the same keys and hashes (1,500 hashes of
+    two kinds: more than one entry's 1,000, and more than one part)."""
+    source = _store(tmp_path / "lists", 2)
+    rng = np.random.default_rng(3)
+    with ListStore.open(source, create=False) as store:
+        store.add_trusted([compound_key(1), dcc_key()])
+        store.revoke([Revocations("compound", rng.bytes(16 * 1200)),
+                      Revocations("dcc-uci", rng.bytes(16 * 300))])
+    version, parts = store_snapshot(source, None, ARGS_BUDGET_BYTES)
+    signed = signed_parts(load_private_key(key), parts, SITE, "g", 60.0)
+    assert len(signed) >= 2
+    assert (sum(p.subjects for p in signed), sum(p.trusted for p in signed),
+            sum(p.revoked for p in signed)) == (2, 2, 1500)
+    with ListStore.open(tmp_path / "gate") as target:
+        for args in parts:
+            assert target.apply(change_from_args(SNAPSHOT, args)).applied
+        with ListStore.open(source, create=False) as store:
+            assert target.version == version == store.version
+            assert [(k.kid, k.kind, k.der) for k in target.trusted()] == [
+                (k.kid, k.kind, k.der) for k in store.trusted()]
+            for kind in REVOCATION_KINDS:
+                assert target.revoked(kind) == store.revoked(kind)
+            assert target.subjects() == store.subjects()
 
 
 class StandInGate:
