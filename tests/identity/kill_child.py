@@ -11,18 +11,44 @@ import numpy as np
 
 from edge.identity.store import ListStore
 from edge.identity.sync import ListUpdate
-from edge.identity.wire import ListChange
+from edge.identity.trustlists import Revocations
+from edge.identity.wire import ListChange, ListSnapshot
 from tests.identity.lists_helpers import entries, entry, snapshot_parts
 
 SUBJECTS = 1500
+REVOKED = 200_000  # revocation hashes of the trust kinds below
 PROGRESS_EVERY = 1000  # SQLite VM instructions between progress-handler calls
+
+
+def trust_snapshot(version: int) -> list[ListSnapshot]:
+    """Snapshot `version`: 50 subjects, two keys, REVOKED hashes of every kind."""
+    from edge.identity.sync import change_from_args, snapshot_args
+    from tests.identity.trust_helpers import compound_key, revocations
+
+    args = snapshot_args(entries(50, seed=version), version,
+                         trust=[compound_key(version), compound_key(1)],
+                         revoked=revocations(REVOKED, seed=version))
+    return [change_from_args("lists.snapshot", a) for a in args]  # type: ignore[misc]
 
 
 def big_change(kind: str) -> ListChange:
     """`snapshot`: the last part of snapshot 11 (its arrival swaps in all 1,500 subjects);
-    `update`: 10 -> 11 rewriting 1,000 subjects and removing 400."""
+    `update`: 10 -> 11 rewriting 1,000 subjects and removing 400. On a trust_snapshot(10)
+    store: `revocations`: the last part of trust_snapshot(11) (200,000 hashes replaced by
+    200,000 others); `revoke-update`: 10 -> 11 adding 150,000 hashes, removing 100,000 and
+    swapping a key."""
     if kind == "snapshot":
         return snapshot_parts(entries(SUBJECTS, seed=11), version=11)[-1]
+    if kind == "revocations":
+        return trust_snapshot(11)[-1]
+    if kind == "revoke-update":
+        from tests.identity.trust_helpers import compound_key, random_hashes, revocations
+
+        gone = revocations(REVOKED, seed=10)[0]
+        return ListUpdate(10, 11, trust_add=(compound_key(3),),
+                          trust_remove=(compound_key(10).kid,),
+                          revoke_add=(Revocations("dcc-uci", random_hashes(150_000, seed=13)),),
+                          revoke_remove=(Revocations(gone.kind, gone.hashes[:16 * 100_000]),))
     rng = np.random.default_rng(12)
     upsert = tuple(entry(i, rng, templates=3) for i in range(0, 1000))
     return ListUpdate(10, 11, upsert, tuple(f"s{i:05d}" for i in range(1100, 1500)))

@@ -62,7 +62,7 @@ def revocations(n: int, seed: int) -> list[Revocations]:
     share = n // len(REVOCATION_KINDS)
     cuts = [0, n - share * 3, n - share * 2, n - share, n]
     return [Revocations(kind, raw[16 * a:16 * b])
-            for kind, a, b in zip(REVOCATION_KINDS, cuts, cuts[1:], strict=True) if b > a]
+            for kind, a, b in zip(REVOCATION_KINDS, cuts[:-1], cuts[1:], strict=True) if b > a]
 
 
 def trust_contents(store: ListStore) -> tuple[Any, ...]:
