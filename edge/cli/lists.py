@@ -158,6 +158,10 @@ def show_table(data: dict[str, Any]) -> str:
     head = (f"{data['lists']}: version {data['version']} ({data['origin']}), updated "
             f"{data['updated'] or 'never'}; {c['subjects']} subjects, {c['templates']} templates, "
             f"{c['quarantined']} in quarantine")
+    dcc_revoked = sum(c.get(f"revoked_dcc_{k}", 0) for k in ("uci", "country_uci", "signature"))
+    head += (f"\npass trust: {c.get('trusted_compound', 0)} compound keys, "
+             f"{c.get('trusted_dcc', 0)} DCC signer certificates; revoked: "
+             f"{c.get('revoked_compound', 0)} compound pass ids, {dcc_revoked} DCC hashes")
     rows = [("subject", "kind", "templates", "quarantine", "health")]
     for s in data["subjects"]:
         quarantine = "-" if s["quarantine_until"] is None else (
@@ -236,3 +240,7 @@ def add_list_commands(sub: SubParsers) -> None:
     p.add_argument("action", choices=("show",))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     _store_flags(p)
+
+    from edge.cli.trust import add_trust_commands  # pass trust roots and revocations
+
+    add_trust_commands(sub)

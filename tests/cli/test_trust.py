@@ -1,0 +1,105 @@
+"""`gate-edge trust add|remove|list` and `revoke add|remove` on a local list store, then
+`pass verify --lists` and `lists show` reading what they wrote."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from edge.cli.main import main
+from edge.identity.passes.claims import compound_revocation_hash
+from edge.identity.passes.issue import issue_pass
+from edge.identity.passes.keys import generate_pass_keypair, load_pass_private_key
+from edge.identity.store import ListStore
+from tests.identity.trust_helpers import certificate
+from tests.shared import REPO_ROOT
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("command", ["trust", "revoke"])
+def test_help_has_an_example(command: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "edge", command, "--help"], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and "example:\n  gate-edge " + command in proc.stdout
+
+
+def test_trust_revoke_and_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lists = str(tmp_path / "lists")
+    _private, public, kid = generate_pass_keypair(tmp_path / "keys")
+    dsc = tmp_path / "dsc.der"
+    dsc.write_bytes(certificate())
+    code, out, _ = _run(["trust", "add", str(public), str(dsc), "--lists", lists], capsys)
+    assert code == 0 and f"kid {base64.b64encode(kid).decode()}" in out
+    assert "2 trusted; list version 1" in out
+    code, out, _ = _run(["trust", "list", "--json", "--lists", lists], capsys)
+    assert sorted(r["kind"] for r in json.loads(out)) == ["compound", "dcc"]
+
+    text = issue_pass(load_pass_private_key(_private), subject="v-1", kind="visitor",
+                      valid_from=_now(-1), valid_to=_now(1), pass_id="pass-9")
+    verify = ["pass", "verify", text, "--lists", lists]
+    code, out, _ = _run(verify, capsys)
+    assert code == 0 and json.loads(out)["valid"] is True
+    code, out, _ = _run(["revoke", "add", "pass-9", "--dcc-uci", "URN:UVCI:01:XX:1",
+                         "--country", "XX", "--lists", lists], capsys)
+    assert code == 0 and "3 of 3 hashes revoked" in out
+    code, out, _ = _run(verify, capsys)
+    assert code == 1 and json.loads(out)["reason"] == "revoked"
+    with ListStore.open(Path(lists)) as store:
+        assert store.revoked("compound") == compound_revocation_hash("pass-9")
+        counts = store.counts()
+    assert counts["revoked_dcc_uci"] == counts["revoked_dcc_country_uci"] == 1
+    code, out, _ = _run(["revoke", "remove", "pass-9", "--lists", lists], capsys)
+    assert code == 0 and "1 of 1 hashes un-revoked" in out
+    code, out, _ = _run(["lists", "show", "--lists", lists], capsys)
+    assert ("pass trust: 1 compound keys, 1 DCC signer certificates; revoked: 0 compound "
+            "pass ids, 2 DCC hashes") in out
+    code, out, _ = _run(["trust", "remove", kid.hex(), "--lists", lists], capsys)
+    assert code == 0 and "list version 4" in out
+    code, out, _ = _run(verify, capsys)
+    assert code == 1 and json.loads(out)["reason"] == "bad_signature"
+
+
+def _now(days: int) -> datetime:
+    return datetime.now(UTC) + timedelta(days=days)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["trust", "add"], "needs FILE"),
+    (["trust", "add", "{keys}/cmd-0123456789abcdef.pub.pem"], "a command key"),
+    (["trust", "add", "{keys}/junk.pem"], "neither a PEM public key"),
+    (["trust", "add", "{keys}/missing.pem"], "No such file"),
+    (["trust", "remove", "zz"], "12 base64 characters"),
+    (["revoke", "add"], "nothing to revoke"),
+    (["revoke", "add", "--country", "AT"], "--country goes with --dcc-uci"),
+    (["revoke", "add", "--hash", "dcc-uci:abcd"], "KIND:HASH"),
+    (["revoke", "add", "--hash", "passport:" + "00" * 16], "KIND:HASH"),
+])
+def test_usage_problems_are_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], needle: str
+) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "junk.pem").write_text("hello")
+    public = serialization.load_pem_public_key(
+        generate_pass_keypair(keys)[1].read_bytes())  # a key, but named as a command key
+    (keys / "cmd-0123456789abcdef.pub.pem").write_bytes(public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    with ListStore.open(tmp_path / "lists"):
+        pass
+    code, _, err = _run([a.replace("{keys}", str(keys)) for a in argv]
+                        + ["--lists", str(tmp_path / "lists")], capsys)
+    assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
+    with ListStore.open(tmp_path / "lists") as store:
+        assert store.version == 0 and store.trusted() == []
