@@ -60,7 +60,8 @@ def lookups(store: ListStore, raw: bytes, n: int) -> None:
     print(f"  python set of bytes       {_per_call_us(as_set.__contains__, queries):7.2f} us"
           f"   {set_mb:6.0f} MB   build from bytes {t_set:.2f} s")
     per_us = _per_call_us(lambda q: index.contains_any([q]), queries)
-    print(f"  numpy void16 searchsorted {per_us:7.2f} us   {index.nbytes / 1e6:6.0f} MB   read sorted from SQLite {t_read:.2f} s + "
+    print(f"  numpy void16 searchsorted {per_us:7.2f} us   {index.nbytes / 1e6:6.0f} MB   "
+          f"read sorted from SQLite {t_read:.2f} s + "
           f"index {t_index * 1e3:.0f} ms")
     print(f"  StoreTrust.is_revoked     "
           f"{_per_call_us(lambda q: trust.is_revoked('compound', [q]), queries):7.2f} us"
