@@ -176,6 +176,15 @@ class ListStore:
         with self._lock:
             return trustlists.read_revoked(self._conn, kind)
 
+    def trust_lists(self) -> tuple[list[TrustedKey], list[Revocations]]:
+        """Every trusted key and every kind's hashes, read in one transaction: what
+        `snapshot_args(..., trust=, revoked=)` sends (`gate-edge push lists`)."""
+        with self._lock, db.transaction(self._conn):
+            keys = trustlists.read_keys(self._conn)
+            revoked = [Revocations(k, trustlists.read_revoked(self._conn, k))
+                       for k in trustlists.REVOCATION_KINDS]
+        return keys, [r for r in revoked if r.hashes]
+
     def add_trusted(self, keys: list[TrustedKey]) -> None:
         """Trust these pass signers (made by edge.identity.trust.trusted_key: kid checked)."""
         if problem := trustlists.keys_problem(keys):

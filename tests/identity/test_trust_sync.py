@@ -209,3 +209,17 @@ def test_the_schema_refuses_malformed_snapshot_sections(args: dict[str, Any], fi
     with pytest.raises(ValueError, match=field.replace(".", r"\.")):
         validate_args("lists.snapshot", {"version": 1, "part": 1, "parts": 1, "subjects": [],
                                          **args})
+
+
+def test_a_local_store_sent_as_a_snapshot_arrives_whole(tmp_path: Path) -> None:
+    """What `gate-edge push lists` sends: store.trust_lists() into snapshot_args."""
+    with ListStore.open(tmp_path / "backend") as backend, \
+            ListStore.open(tmp_path / "gate") as gate:
+        backend.add_trusted([compound_key(1), dcc_key()])
+        backend.revoke(revocations(2000, seed=11))
+        keys, revoked = backend.trust_lists()
+        assert len(keys) == 2 and sum(r.count for r in revoked) == 2000
+        for args in snapshot_args([], backend.version, trust=keys, revoked=revoked):
+            validate_args("lists.snapshot", args)
+            assert gate.apply(change_from_args("lists.snapshot", args)).applied
+        assert trust_contents(gate) == trust_contents(backend) and gate.version == 2
