@@ -249,8 +249,8 @@ def add_synth_command(sub: SubParsers) -> None:
     q.add_argument("--passes", metavar="CASES",
                    help="people holding passes, one per case: all, or a comma list of valid, "
                    "expired, not_yet_valid, revoked, forged, tampered, wrong_gate, borrowed, "
-                   "stranger_pass, health_code, quarantined, resident_face, unknown, small; "
-                   "implies --grant-by-face and no pairs")
+                   "stranger_pass, health_code, quarantined, resident_face, unknown, altered, "
+                   "small; implies --grant-by-face and no pairs")
     q.add_argument("--pass-key", type=Path, metavar="KEY.pem",
                    help="Ed25519 pass-signing key (default: a new pair in OUT/keys)")
     q.add_argument("--gate", default=DEFAULT_GATE,

@@ -20,7 +20,8 @@ import segno
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from edge.identity.passes import issue as pass_issue
-from edge.identity.passes.claims import compound_revocation_hash
+from edge.identity.passes.claims import CLAIM_EXP, compound_revocation_hash
+from edge.identity.passes.codec import b45decode, encode_text, inflate
 from edge.identity.passes.keys import (
     StaticTrust,
     generate_pass_keypair,
@@ -68,6 +69,8 @@ class SceneIssuer:
             self.revoked.add(compound_revocation_hash(plan.pass_id))
         if plan.tamper:
             text = tamper(text, np.random.default_rng([self.seed, len(self.issued)]))
+        if plan.alter:
+            text = alter_expiry(text)
         verifier = PassVerifier(self.trust(), gate=self.gate)
         scene_at = datetime.fromtimestamp(EPOCH_NS / 1e9, UTC)
         verdict = verifier.verify(text, scene_at)
@@ -89,7 +92,7 @@ class SceneIssuer:
 def _planned_reason(plan: PassPlan) -> str | None:
     """What the pass alone must give (None: valid) for an untampered case."""
     case = CASES[plan.case]
-    if not plan.trusted:
+    if not plan.trusted or plan.alter:
         return "bad_signature"
     if plan.valid_to is not None and _iso(plan.valid_to) < datetime.fromtimestamp(
             EPOCH_NS / 1e9, UTC):
@@ -108,6 +111,20 @@ def tamper(text: str, rng: np.random.Generator) -> str:
     i = int(rng.integers(prefix_len, len(text)))
     choices = [c for c in BASE45 if c != text[i]]
     return text[:i] + choices[int(rng.integers(len(choices)))] + text[i + 1:]
+
+
+def alter_expiry(text: str) -> str:
+    """The pass with its expiry pushed out 10 years after signing: prefix, Base45, zlib and
+    COSE stay well formed, so only the signature can tell."""
+    import cbor2
+
+    prefix, body = text[:text.index(":") + 1], text[text.index(":") + 1:]
+    item = cbor2.loads(inflate(b45decode(body)))
+    parts = list(item.value if isinstance(item, cbor2.CBORTag) else item)
+    claims = dict(cbor2.loads(parts[2]))
+    claims[CLAIM_EXP] = int(claims[CLAIM_EXP]) + 10 * 365 * 86400
+    parts[2] = cbor2.dumps(claims)
+    return encode_text(prefix, cbor2.dumps(cbor2.CBORTag(18, parts)))
 
 
 def scene_key(out: Path, given: Path | None) -> tuple[Ed25519PrivateKey, Path]:

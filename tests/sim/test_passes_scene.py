@@ -2,7 +2,7 @@
 `gate-edge synth --passes`: every case once, the labels' expectations from the real
 verifier's verdicts, the card inside the frame and never over a face the project's own
 detector finds, the QR read back by zxing-cpp from the saved rgb.avi while it is held (and
-never otherwise), small passes unreadable, the card cold in thermal.u16, same seed same
+never otherwise), small passes unreadable, an altered claim a bad signature, the card cold in thermal.u16, same seed same
 scene."""
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def scene(tmp_path_factory: pytest.TempPathFactory, models_ready: None) -> Synth
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory, models_ready: None) -> Synth:
-    return _synth(tmp_path_factory.mktemp("passes") / "small", "small,valid,borrowed", 3)
+    return _synth(tmp_path_factory.mktemp("passes") / "small", "small,valid,borrowed,altered", 3)
 
 
 # ------------------------------------------------------------------------------- planning
@@ -151,7 +151,7 @@ def test_cli_truth_matches_pass_verify(scene: Synth, capsys: pytest.CaptureFixtu
 
 
 def test_same_seed_same_scene_other_seed_other_plan(small: Synth, tmp_path: Path) -> None:
-    again = _synth(tmp_path / "again", "small,valid,borrowed", 3)
+    again = _synth(tmp_path / "again", "small,valid,borrowed,altered", 3)
     strip = ("text", "digest")  # the key pair is new: the signatures differ
     for a, b in zip(small.people, again.people, strict=True):
         assert {k: v for k, v in a["pass"].items() if k not in strip} == {
@@ -159,7 +159,7 @@ def test_same_seed_same_scene_other_seed_other_plan(small: Synth, tmp_path: Path
         assert {k: v for k, v in a.items() if k != "pass"} == {
             k: v for k, v in b.items() if k != "pass"}
     assert (small.out / "thermal.u16").read_bytes() == (again.out / "thermal.u16").read_bytes()
-    other = _synth(tmp_path / "other", "small,valid,borrowed", 4)
+    other = _synth(tmp_path / "other", "small,valid,borrowed,altered", 4)
     assert [p["pass"].get("card_rgb") for p in other.people] != [
         p["pass"].get("card_rgb") for p in small.people]
 
@@ -233,6 +233,9 @@ def test_small_passes_are_not_readable(small: Synth) -> None:
     text = person["pass"]["text"]
     assert not any(any(r.text == text for r in zxingcpp.read_barcodes(small.frames[i]))
                    for i in small.held(person))
+    altered = next(p for p in small.people if p["pass"]["case"] == "altered")
+    assert altered["pass"]["verdict_reason"] == "bad_signature"  # well formed, badly signed
+    assert altered["expect"][1:] == ["pass.denied:bad_signature"]
     other = next(p for p in small.people if p["pass"]["case"] == "valid")
     assert any(any(r.text == other["pass"]["text"] for r in zxingcpp.read_barcodes(
         small.frames[i])) for i in small.held(other))
