@@ -6,6 +6,11 @@ Compound pass keys (`pass-*.pub.pem` from `keygen --purpose pass`) and DCC signe
 certificates are pass trust roots; command keys (`cmd-*.pub.pem`) are refused here, since a
 gate must never accept a pass signed with the key that signs its commands. A synced
 (backend) store refuses local edits like every other list edit.
+
+`--increment FILE` writes the edit as `lists.update` arguments (from the version before it to
+the version after it: every local edit raises the version by one), checked against the
+gate's schema before anything is edited. A gate that holds every earlier change of this store
+applies it; one that does not answers `version_gap` and needs `gate-edge push lists`.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def _kid(text: str) -> bytes:
 
 def cmd_trust(args: argparse.Namespace) -> int:
     from edge.cli.lists import _open
+    from edge.identity.trustlists import kid_to_wire, trusted_to_wire
 
     if args.action == "list":
         return _trust_list(args)
@@ -50,18 +56,47 @@ def cmd_trust(args: argparse.Namespace) -> int:
         if args.what is None or len(args.what) != 1:
             raise ConfigError("trust remove takes one KID")
         kid = _kid(args.what[0])
+        sections = _checked({"trust_remove": [kid_to_wire(kid)]}, args)
         with _open(args) as store:
             store.remove_trusted(kid)
-            print(f"kid {base64.b64encode(kid).decode()} removed; list version {store.version}")
-        return 0
+            version = store.version
+        print(f"kid {kid_to_wire(kid)} removed; list version {version}")
+        return _increment(args, sections, version)
     keys = _key_files(args.what or [])
+    sections = _checked({"trust_add": [trusted_to_wire(k) for k, _ in keys]}, args)
     with _open(args, create=True) as store:
         store.add_trusted([k for k, _ in keys])
         version = store.version
     for key, path in keys:
-        print(f"{path}: {key.kind} signer, kid {base64.b64encode(key.kid).decode()} "
-              f"({key.kid.hex()})")
+        print(f"{path}: {key.kind} signer, kid {kid_to_wire(key.kid)} ({key.kid.hex()})")
     print(f"{len(keys)} trusted; list version {version}")
+    return _increment(args, sections, version)
+
+
+def _checked(sections: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """With --increment: the sections as a gate's schema would check them (before any edit)."""
+    from edge.commands.handlers import validate_args
+
+    if args.increment is not None:
+        try:
+            validate_args("lists.update", {"base_version": 0, "version": 1, **sections})
+        except ValueError as exc:
+            raise ConfigError(f"--increment: {exc}; nothing edited (send a snapshot with "
+                              "`gate-edge push lists` instead)") from None
+    return sections
+
+
+def _increment(args: argparse.Namespace, sections: dict[str, Any], version: int) -> int:
+    if args.increment is None:
+        return 0
+    update = {"base_version": version - 1, "version": version, **sections}
+    try:
+        Path(args.increment).write_text(json.dumps(update, separators=(",", ":")) + "\n")
+    except OSError as exc:
+        raise ConfigError(f"--increment {args.increment}: {exc.strerror or exc} (the store "
+                          f"is edited: version {version}; push a snapshot)") from None
+    print(f"increment {version - 1} -> {version} written to {args.increment}; send it with "
+          f"gate-edge push lists.update --args \"$(cat {args.increment})\" ...")
     return 0
 
 
@@ -112,8 +147,11 @@ def _trust_list(args: argparse.Namespace) -> int:
 
 def cmd_revoke(args: argparse.Namespace) -> int:
     from edge.cli.lists import _open
+    from edge.identity.trustlists import Revocations, by_kind, revocations_to_wire
 
     revoked = _hashes(args)
+    merged = [revocations_to_wire(Revocations(k, h.tobytes())) for k, h in by_kind(revoked).items()]
+    sections = _checked({f"revoke_{args.action}": merged}, args)
     with _open(args) as store:
         n = store.revoke(revoked, undo=args.action == "remove")
         version = store.version
@@ -121,7 +159,7 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     verb = "revoked" if args.action == "add" else "un-revoked"
     print(f"{n} of {total} hashes {verb} ({total - n} "
           f"{'already there' if args.action == 'add' else 'not there'}); list version {version}")
-    return 0
+    return _increment(args, sections, version)
 
 
 def _hashes(args: argparse.Namespace) -> list[Revocations]:
@@ -167,6 +205,7 @@ def add_trust_commands(sub: SubParsers) -> None:
     p.add_argument("action", choices=("add", "remove", "list"))
     p.add_argument("what", nargs="*", metavar="FILE|KID")
     p.add_argument("--json", action="store_true", help="list: one JSON array")
+    _increment_flag(p)
     _store_flags(p)
 
     p = add_command(
@@ -188,4 +227,11 @@ def add_trust_commands(sub: SubParsers) -> None:
     p.add_argument("--hash", action="append", metavar="KIND:HASH",
                    help=f"a 16-byte hash as the revocation lists carry it; KIND one of "
                         f"{', '.join(HASH_KINDS)}; repeatable")
+    _increment_flag(p)
     _store_flags(p)
+
+
+def _increment_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--increment", type=Path, metavar="FILE",
+                   help="also write this edit as lists.update arguments (JSON) for "
+                        "`gate-edge push lists.update --args`")

@@ -103,3 +103,29 @@ def test_usage_problems_are_one_line_exit_2(
     assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
     with ListStore.open(tmp_path / "lists") as store:
         assert store.version == 0 and store.trusted() == []
+
+
+def test_an_edit_as_an_increment_a_synced_gate_applies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from edge.identity.sync import change_from_args, snapshot_args
+
+    backend = str(tmp_path / "backend")
+    _private, public, kid = generate_pass_keypair(tmp_path / "keys")
+    inc = tmp_path / "inc.json"
+    assert _run(["trust", "add", str(public), "--lists", backend], capsys)[0] == 0
+    with ListStore.open(Path(backend)) as store, ListStore.open(tmp_path / "gate") as gate:
+        keys, revoked = store.trust_lists()
+        for args in snapshot_args([], store.version, trust=keys, revoked=revoked):
+            assert gate.apply(change_from_args("lists.snapshot", args)).applied
+        for argv in (["revoke", "add", "p-1", "p-2", "--dcc-uci", "U1", "--country", "AT"],
+                     ["revoke", "remove", "p-2"], ["trust", "remove", kid.hex()]):
+            code, out, _ = _run([*argv, "--increment", str(inc), "--lists", backend], capsys)
+            assert code == 0 and "gate-edge push lists.update --args" in out
+            update = json.loads(inc.read_text())
+            assert update["version"] == update["base_version"] + 1 == store.version
+            assert gate.apply(change_from_args("lists.update", update)).applied
+        assert gate.trust_lists() == store.trust_lists() and gate.version == store.version == 4
+    too_many = ["revoke", "add", *[f"p{i}" for i in range(1001)], "--increment", str(inc)]
+    code, _, err = _run([*too_many, "--lists", backend], capsys)
+    assert code == 2 and "nothing edited" in err
