@@ -16,6 +16,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.cli.trust import (
+    add_trust_commands,
+    increment_flag,
+    subject_increment,
+    write_increment,
+)
 from edge.cli.util import add_command
 from edge.errors import ConfigError
 
@@ -116,10 +122,11 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
         _require(store, args.subject)
         store.set_quarantine(args.subject, until if args.action == "add" else None)
         version = store.version
+        increment = subject_increment(store, args.subject) if args.increment else None
     what = f"home quarantine until {_stamp(until)}" if args.action == "add" else \
         "home quarantine lifted"
     print(f"{args.subject}: {what}; list version {version}")
-    return 0
+    return write_increment(args.increment, increment)
 
 
 def cmd_health(args: argparse.Namespace) -> int:
@@ -128,8 +135,9 @@ def cmd_health(args: argparse.Namespace) -> int:
         _require(store, args.subject)
         store.set_health(args.subject, args.status, at)
         version = store.version
+        increment = subject_increment(store, args.subject) if args.increment else None
     print(f"{args.subject}: health {args.status} at {_stamp(at)}; list version {version}")
-    return 0
+    return write_increment(args.increment, increment)
 
 
 def _subject_row(store: ListStore, s: Subject, now: datetime) -> dict[str, Any]:
@@ -220,6 +228,7 @@ def add_list_commands(sub: SubParsers) -> None:
     p.add_argument("subject")
     p.add_argument("--until", metavar="ISO8601",
                    help=f"add: in force until then (default: now + {QUARANTINE_DAYS} days)")
+    increment_flag(p)
     _store_flags(p)
 
     p = add_command(
@@ -230,6 +239,7 @@ def add_list_commands(sub: SubParsers) -> None:
     p.add_argument("subject")
     p.add_argument("status", choices=("green", "yellow", "red"))
     p.add_argument("--at", metavar="ISO8601", help="when it was issued (now)")
+    increment_flag(p)
     _store_flags(p)
 
     p = add_command(
@@ -240,7 +250,4 @@ def add_list_commands(sub: SubParsers) -> None:
     p.add_argument("action", choices=("show",))
     p.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     _store_flags(p)
-
-    from edge.cli.trust import add_trust_commands  # pass trust roots and revocations
-
-    add_trust_commands(sub)
+    add_trust_commands(sub)  # pass trust roots and revocations

@@ -89,14 +89,33 @@ def _checked(sections: dict[str, Any], args: argparse.Namespace) -> dict[str, An
 def _increment(args: argparse.Namespace, sections: dict[str, Any], version: int) -> int:
     if args.increment is None:
         return 0
-    update = {"base_version": version - 1, "version": version, **sections}
+    return write_increment(args.increment,
+                           {"base_version": version - 1, "version": version, **sections})
+
+
+def subject_increment(store: Any, subject_id: str) -> dict[str, Any]:
+    """The last local edit of one subject's status (`health set`, `quarantine`) as
+    `lists.update` arguments: the subject upserted with `templates` null (the gate keeps its
+    templates), from the version before the edit to the store's."""
+    from edge.identity.wire import SubjectEntry, subject_to_wire
+
+    s = store.subject(subject_id)
+    entry = SubjectEntry(s.id, s.kind, s.quarantine_until, s.health, s.health_at, None)
+    version = store.version
+    return {"base_version": version - 1, "version": version, "upsert": [subject_to_wire(entry)]}
+
+
+def write_increment(path: Path | None, update: dict[str, Any] | None) -> int:
+    """Write `update` (lists.update arguments) as JSON to `path`; exit code 0."""
+    if path is None or update is None:
+        return 0
     try:
-        Path(args.increment).write_text(json.dumps(update, separators=(",", ":")) + "\n")
+        Path(path).write_text(json.dumps(update, separators=(",", ":")) + "\n")
     except OSError as exc:
-        raise ConfigError(f"--increment {args.increment}: {exc.strerror or exc} (the store "
-                          f"is edited: version {version}; push a snapshot)") from None
-    print(f"increment {version - 1} -> {version} written to {args.increment}; send it with "
-          f"gate-edge push lists.update --args \"$(cat {args.increment})\" ...")
+        raise ConfigError(f"--increment {path}: {exc.strerror or exc} (the store is edited: "
+                          f"version {update['version']}; push a snapshot)") from None
+    print(f"increment {update['base_version']} -> {update['version']} written to {path}; send "
+          f"it with gate-edge push lists.update --args \"$(cat {path})\" ...")
     return 0
 
 
@@ -205,7 +224,7 @@ def add_trust_commands(sub: SubParsers) -> None:
     p.add_argument("action", choices=("add", "remove", "list"))
     p.add_argument("what", nargs="*", metavar="FILE|KID")
     p.add_argument("--json", action="store_true", help="list: one JSON array")
-    _increment_flag(p)
+    increment_flag(p)
     _store_flags(p)
 
     p = add_command(
@@ -227,11 +246,11 @@ def add_trust_commands(sub: SubParsers) -> None:
     p.add_argument("--hash", action="append", metavar="KIND:HASH",
                    help=f"a 16-byte hash as the revocation lists carry it; KIND one of "
                         f"{', '.join(HASH_KINDS)}; repeatable")
-    _increment_flag(p)
+    increment_flag(p)
     _store_flags(p)
 
 
-def _increment_flag(p: argparse.ArgumentParser) -> None:
+def increment_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--increment", type=Path, metavar="FILE",
                    help="also write this edit as lists.update arguments (JSON) for "
                         "`gate-edge push lists.update --args`")

@@ -129,3 +129,30 @@ def test_an_edit_as_an_increment_a_synced_gate_applies(
     too_many = ["revoke", "add", *[f"p{i}" for i in range(1001)], "--increment", str(inc)]
     code, _, err = _run([*too_many, "--lists", backend], capsys)
     assert code == 2 and "nothing edited" in err
+
+
+def test_health_and_quarantine_edits_as_increments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from edge.identity.sync import change_from_args, snapshot_args
+    from edge.identity.wire import SubjectEntry, Template
+
+    backend, inc = tmp_path / "backend", tmp_path / "inc.json"
+    template = np.arange(128, dtype=np.float32)
+    with ListStore.open(backend) as store:
+        store.enroll("r-1", "resident", template[None, :], "m1")
+    with ListStore.open(backend) as store, ListStore.open(tmp_path / "gate") as gate:
+        entries = [SubjectEntry("r-1", "resident", templates=(Template("m1", template),))]
+        for args in snapshot_args(entries, store.version):
+            assert gate.apply(change_from_args("lists.snapshot", args)).applied
+        for argv in (["health", "set", "r-1", "red"],
+                     ["quarantine", "add", "r-1", "--until", "2099-01-01T00:00:00Z"]):
+            code, out, _ = _run([*argv, "--increment", str(inc), "--lists", str(backend)],
+                                capsys)
+            assert code == 0 and "written to" in out
+            assert gate.apply(change_from_args("lists.update",
+                                               json.loads(inc.read_text()))).applied
+        assert gate.subjects() == store.subjects() and gate.version == store.version == 3
+        np.testing.assert_array_equal(gate.templates("r-1")["m1"][0], template)
