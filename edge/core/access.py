@@ -72,6 +72,17 @@ class AccessDesk:
         self.lookup: SubjectLookup | None = None
         self.holder_distance: HolderDistance | None = None
 
+    def __getstate__(self) -> dict[str, object]:
+        """A crash checkpoint pickles Evidence: the lookups are bound to the pipeline's list
+        store and embedder (not picklable, and not this process's after a restart); the
+        pipeline binds them again before each frame."""
+        state = {name: getattr(self, name) for name in self.__dict__}
+        state["lookup"] = state["holder_distance"] = None
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+
     @property
     def recognition(self) -> bool:
         return self.identity is not None

@@ -94,9 +94,6 @@ class RgbThermalPipeline:
         self.evidence = Evidence(
             params.screening.evidence("canthus", params.tracker, identity, pass_params)
         )
-        if self.recognition is not None:
-            self.evidence.access.lookup = self.recognition.lookup
-            self.evidence.access.holder_distance = self.recognition.holder_distance
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None
         self.room = RoomTemperature(params.room)
@@ -143,6 +140,10 @@ class RgbThermalPipeline:
         self.last = FrameReport(frame.t_ns, n, int(measurable.sum()), ref, self._room_c)
         sightings = self.passes.sightings(frame.bgr) if self.passes is not None else []
         rec = self.recognition
+        if rec is not None:
+            # Bound every frame: a restart may have swapped in a checkpointed Evidence.
+            self.evidence.access.lookup = rec.lookup
+            self.evidence.access.holder_distance = rec.holder_distance
         if rec is None or n == 0:
             return self.evidence.record(
                 faces, skin_c, ref.ok, frame.t_ns, self._room_c, sightings=sightings

@@ -193,3 +193,14 @@ def test_recognition_off_leaves_decisions_as_before() -> None:
     out = _walk(evidence, rec, ["ann"], frames=10)
     assert [d.type for d in out] == ["screening"]
     assert out[0].match is None and not out[0].recognition and rec.calls == 0
+
+
+def test_a_checkpointed_evidence_pickles_without_its_lookups() -> None:
+    import pickle
+
+    evidence, rec = _evidence()
+    _walk(evidence, rec, ["ann"], frames=3)
+    evidence.access.holder_distance = lambda d, s: 0.1  # bound to the embedder in a gate
+    restored = pickle.loads(pickle.dumps(evidence))
+    assert restored.access.lookup is None and restored.access.holder_distance is None
+    assert evidence.access.lookup is not None  # the live one keeps its bindings
