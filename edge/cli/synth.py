@@ -76,9 +76,9 @@ def cmd_synth(args: argparse.Namespace) -> int:
         raise ConfigError("--grant-by-face and --quarantine-until need identity roles "
                           "(--residents/--strangers/--quarantined)")
     if roles and args.people is not None and args.people != roles:
+        cases_text = " + --passes cases" if cases else ""
         raise ConfigError(f"--people {args.people} but --residents + --strangers + "
-                          f"--quarantined (+ --passes cases) = {roles}: give one or make them "
-                          "agree")
+                          f"--quarantined{cases_text} = {roles}: give one or make them agree")
     _check_iso(args.quarantine_until)
     people = args.people if args.people is not None else roles or DEFAULT_PEOPLE
     if args.rgb:
