@@ -1,0 +1,23 @@
+"""Camera devices and capture: opening RGB (UVC, RTSP, HTTP MJPEG) and thermal (FLIR Lepton on
+PureThermal, InfiRay P2 Pro / Topdon TC001) cameras, parsing their raw frames, finding them in
+sysfs, and the capture threads that read them live.
+
+Owns: the device contract (base.py: DeviceFrame, FrameDevice, DeviceOpener, CameraSpec,
+DeviceError), the pure byte-layout parsers (lepton.py, p2pro.py), the OpenCV openers (uvc.py,
+network.py; the only modules here that touch cv2 devices), discovery (discover.py) and capture.
+
+May import: edge.core, edge.errors, numpy, cv2 (OpenCV's V4L2 and FFmpeg backends).
+"""
+
+from edge.sources.cameras.base import (
+    CameraSpec,
+    DeviceError,
+    DeviceFrame,
+    DeviceOpener,
+    FrameDevice,
+    encoding_for,
+)
+from edge.sources.cameras.openers import opener_for
+
+__all__ = ["CameraSpec", "DeviceError", "DeviceFrame", "DeviceOpener", "FrameDevice",
+           "encoding_for", "opener_for"]
