@@ -71,6 +71,11 @@ test: lint models test-deps
 bench: models
 	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/bench_rgbt.py
+	$(BIN)/python bench/bench_embed.py
+	$(BIN)/python bench/bench_identity.py
+	$(BIN)/python bench/bench_passes.py
+	$(BIN)/python bench/bench_qr.py
+	$(BIN)/python bench/bench_trust.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
