@@ -15,9 +15,10 @@ from edge.sources.cameras.base import (
     DeviceFrame,
     DeviceOpener,
     FrameDevice,
+    FrameFormatError,
     encoding_for,
 )
 from edge.sources.cameras.openers import opener_for
 
 __all__ = ["CameraSpec", "DeviceError", "DeviceFrame", "DeviceOpener", "FrameDevice",
-           "encoding_for", "opener_for"]
+           "FrameFormatError", "encoding_for", "opener_for"]

@@ -29,6 +29,12 @@ class DeviceError(EdgeError):
     exit_code = 7
 
 
+class FrameFormatError(DeviceError, ValueError):
+    """A device delivered a buffer that is not the format it was opened for (short, oversized,
+    wrong dtype, corrupt telemetry, pixels that are not the expected encoding); the message
+    names the size or value expected and got."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceFrame:
     """One frame as read from a device.
