@@ -2,8 +2,8 @@
 `gate-edge synth --passes`: every case once, the labels' expectations from the real
 verifier's verdicts, the card inside the frame and never over a face the project's own
 detector finds, the QR read back by zxing-cpp from the saved rgb.avi while it is held (and
-never otherwise), small passes unreadable, an altered claim a bad signature, the card cold in thermal.u16, same seed same
-scene."""
+never otherwise), small passes unreadable, an altered claim a bad signature, the card cold
+in thermal.u16, same seed same scene."""
 
 from __future__ import annotations
 
