@@ -78,6 +78,7 @@ class Evidence:
             detections.boxes[measured, 2],
             reference_ok,
             room_c,
+            t_ns,
         )
         for track_id, live_ids in update.covering.items():
             # A decided person whose blob merges into another (leaning in, turning to
@@ -109,8 +110,10 @@ class Evidence:
                 room_c=self._temperature.room_c(tid),
             )
             decision = decide(person, self._params, ending, self.baseline_c)
+            first_t_ns = self._temperature.first_t_ns(tid)
             if decision is not None:
                 self._decided.add(tid)
+                decision = replace(decision, first_t_ns=first_t_ns)
                 out.append(self.access.with_match(decision, tid))
                 assert decision.temperature is not None
                 # Every trusted decision, fevers too: the median of the recent people shrugs
@@ -119,7 +122,8 @@ class Evidence:
                 trusted = decision.temperature.reference_ok or not self._params.reference_expected
                 if decision.type != "recheck" and trusted:
                     self._recent_c.append(decision.temperature.body_c)
-            out += self.access.settle(track, tid in self._decided, ending, self._frame)
+            settled = self.access.settle(track, tid in self._decided, ending, self._frame)
+            out += [replace(d, first_t_ns=first_t_ns) for d in settled]
         return out
 
     @property

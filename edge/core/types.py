@@ -163,6 +163,9 @@ class Decision:
     subject: str | None = None  # access decisions: whose access (the match's, or the pass's)
     reason: str | None = None  # pass.denied: why (docs/mqtt.md)
     pass_ref: PassRef | None = None  # the pass shown, for pass decisions (None: by face)
+    # Frame t_ns of the person's first measured sample (the first frame they were measurable):
+    # where the decision latency starts (edge.app.latency). None: not known (no sample).
+    first_t_ns: int | None = None
 
     @property
     def is_temperature(self) -> bool:
