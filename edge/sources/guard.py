@@ -107,6 +107,7 @@ class CaptureStats:
     stalls: int = 0
     queue_drops: int = 0
     frames: int = 0
+    depth_max: int = 0  # the most frames ever waiting in the queue (never above its bound)
     same_failures: int = 0  # the current run of identical source failures (0: none)
 
 
@@ -136,7 +137,11 @@ class Capture:
         loop: bool = False,
     ) -> None:
         self._open = open_frames
-        self._queue: queue.Queue[Frame | None] = queue.Queue(maxsize=depth)
+        # Each frame with the monotonic ns it was read at (its capture time: after a replay's
+        # pacer released it), so the consumer knows how old a frame is when it processes it.
+        self._queue: queue.Queue[tuple[Frame, int] | None] = queue.Queue(maxsize=depth)
+        self.bound = depth
+        self.last_captured_ns: int | None = None  # of the frame `get` returned last
         self._stop = threading.Event()
         self._reopen = threading.Event()
         self._min_backoff_s = min_backoff_s
@@ -169,12 +174,18 @@ class Capture:
             return None
         if item is None:
             raise EOFError("source ended")
-        return item
+        frame, self.last_captured_ns = item
+        return frame
 
-    def _put(self, item: Frame | None) -> None:
+    def depth(self) -> int:
+        """Frames waiting for the consumer now (never more than `bound`)."""
+        return self._queue.qsize()
+
+    def _put(self, item: tuple[Frame, int] | None) -> None:
         while not self._stop.is_set():
             try:
                 self._queue.put_nowait(item)
+                self.stats.depth_max = max(self.stats.depth_max, self._queue.qsize())
                 return
             except queue.Full:
                 try:
@@ -207,7 +218,7 @@ class Capture:
             if self._stop.is_set() or self._reopen.is_set():
                 return False
             self.stats.frames += 1
-            self._put(frame)
+            self._put((frame, time.monotonic_ns()))
         # A stream that ended while a reopen was pending was a stall, not the end.
         return not self._loop and not self._reopen.is_set()
 

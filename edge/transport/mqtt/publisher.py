@@ -20,9 +20,22 @@ from edge.transport.address import (
 )
 from edge.transport.events import DEFAULT_PREFIX, check_topic_level, decision_body, gate_topic
 from edge.transport.mqtt.link import DEFAULT_MAX_INFLIGHT, _Link
-from edge.transport.outbox import Outbox, OutboxWriteError
+from edge.transport.outbox import Outbox, OutboxRow, OutboxWriteError
 
 log = logging.getLogger(__name__)
+
+_MAX_SENT_ROWS = 10_000
+
+
+class _Taps:
+    """Who else wants to know: PUBACK listeners get the acknowledged rows and the monotonic
+    ns of the ack (the run loop's decision latency; rows are kept per seq only while there
+    are listeners), metrics sections add fields to every metrics message."""
+
+    def __init__(self) -> None:
+        self.ack: list[Callable[[Sequence[OutboxRow], int], None]] = []
+        self.rows: dict[int, OutboxRow] = {}
+        self.metrics: list[Callable[[], Mapping[str, object]]] = []
 
 class Publisher(_Link):
     """Publishes one gate's events from the outbox, plus status, info and metrics.
@@ -96,9 +109,9 @@ class Publisher(_Link):
         self._unacked: list[int] = []  # PUBACKed seqs the outbox could not delete yet
         self._ack_failing = False
         self._dirty = True  # the outbox may hold rows beyond the cursor
-        self._closing = False
-        self._drain_stop = False
+        self._closing = self._drain_stop = False
         self._drain: threading.Thread | None = None
+        self._taps = _Taps()
         self.counters = {"published": 0, "acked": 0, "connects": 0, "disconnects": 0,
                          "command_callback_errors": 0}
 
@@ -161,13 +174,26 @@ class Publisher(_Link):
         """Merge `fields` into the retained birth message and republish it."""
         self.set_info({**self._info, **fields})
 
+    def add_ack_listener(self, listener: Callable[[Sequence[OutboxRow], int], None]) -> None:
+        """Call `listener(rows, acked_ns)` on the drain thread for events the broker PUBACKed
+        (`acked_ns`: time.monotonic_ns() then). It must be quick and must not raise."""
+        self._taps.ack.append(listener)
+
+    def add_metrics(self, section: Callable[[], Mapping[str, object]]) -> None:
+        """Merge `section()`'s fields into every metrics message published."""
+        self._taps.metrics.append(section)
+
     def publish_metrics(self, metrics: Mapping[str, object]) -> bool:
-        """QoS 0, not retained (include `stats()` in `metrics` yourself). False when offline:
-        a metrics snapshot is worth nothing later, so it is not queued."""
+        """QoS 0, not retained (include `stats()` in `metrics` yourself; the `add_metrics`
+        sections are merged in). False when offline: a metrics snapshot is worth nothing
+        later, so it is not queued."""
         if not self.connected:
             return False
+        payload = dict(metrics)
+        for section in self._taps.metrics:
+            payload.update(section())
         topic = gate_topic(self.prefix, self.site, self.gate, "metrics")
-        self._client.publish(topic, json.dumps(dict(metrics), default=str), qos=0, retain=False)
+        self._client.publish(topic, json.dumps(payload, default=str), qos=0, retain=False)
         return True
 
     def publish_command_result(self, body: Mapping[str, object]) -> None:
@@ -295,13 +321,16 @@ class Publisher(_Link):
             self._cv.wait_for(self._drain_has_work, 1.0 if self._unacked else None)
             mids = list(self._puback_mids)
             self._puback_mids.clear()
-            acked = self._unacked + [self._inflight.pop(m) for m in mids if m in self._inflight]
+            delivered = [self._inflight.pop(m) for m in mids if m in self._inflight]
+            acked = self._unacked + delivered
             self._unacked = []
             room = self._max_inflight - len(self._inflight)
             send = self._dirty and room > 0 and self.connected and not self._closing
             if send:
                 self._dirty = False
             cursor, stop = self._cursor_seq, self._drain_stop
+        if delivered and self._taps.ack:
+            self._tell_listeners(delivered)
         if acked:
             self._ack(acked)
         if send:
@@ -309,6 +338,15 @@ class Publisher(_Link):
         with self._cv:
             self._cv.notify_all()  # wake flush() after acks
         return not stop
+
+    def _tell_listeners(self, seqs: list[int]) -> None:
+        acked_ns = time.monotonic_ns()
+        rows = [row for row in (self._taps.rows.pop(seq, None) for seq in seqs) if row]
+        for listener in self._taps.ack:
+            try:
+                listener(rows, acked_ns)
+            except Exception:  # a statistic must never stop the delivery of events
+                log.exception("PUBACK listener failed")
 
     def _ack(self, seqs: list[int]) -> None:
         try:
@@ -343,6 +381,10 @@ class Publisher(_Link):
             with self._cv:
                 self._inflight[info.mid] = row.seq
                 self._cursor_seq = row.seq
+            if self._taps.ack:
+                self._taps.rows[row.seq] = row
+                if len(self._taps.rows) > _MAX_SENT_ROWS:  # rows re-sent after a reconnect
+                    del self._taps.rows[next(iter(self._taps.rows))]
             self.counters["published"] += 1
         if len(rows) == room:
             with self._cv:
