@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +25,8 @@ from pydantic_core import PydanticCustomError
 from edge.config_access import IdentityConfig as IdentityConfig
 from edge.config_access import PassesConfig as PassesConfig
 from edge.config_base import LaxPath, _cross, _Section
+from edge.config_sources import CameraConfig as CameraConfig
+from edge.config_sources import SourceConfig
 from edge.errors import ConfigError
 
 _NAME = r"^[A-Za-z0-9_.-]{1,64}$"  # MQTT topic level: no '/', '+', '#'
@@ -115,6 +117,9 @@ class RgbConfig(_Section):
     threads: int = Field(1, ge=1, le=8)  # onnxruntime threads; 1 is fastest on a 2-core box
     score_threshold: float = Field(0.5, gt=0, lt=1)
     min_face_px: int = Field(40, ge=8, le=2000)  # narrower faces are tracked, not measured
+    # Full face detection at least every this many RGB frames (1: every frame); faces are
+    # followed by O-Net in between, and motion or a lost face detects sooner (edge.vision.cadence).
+    detect_every: int = Field(12, ge=1, le=60)
 
 
 class RegistrationConfig(_Section):
@@ -208,17 +213,6 @@ class ScreeningConfig(_Section):
         return self
 
 
-class SourceConfig(_Section):
-    """Where `gate-edge run` gets frames. `replay` feeds a recording through the live path
-    (soak tests, a demo gate, fault drills); camera capture comes with the camera issue."""
-
-    kind: Literal["replay"] = "replay"
-    path: LaxPath | None = None  # recording folder or .cptv
-    loop: bool = False  # start again at the end, timestamps continuing
-    speed: float = Field(1.0, gt=0, le=1000)  # x real time
-    stall_s: float = Field(5.0, gt=0, le=600)  # no frame for this long: reopen the source
-
-
 class CommandsConfig(_Section):
     """Signed backend commands (edge.commands.verify). No trusted key: every command is refused."""
 
@@ -271,6 +265,9 @@ def _section_model(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         annotation = field.annotation if field else None
+        # An optional table (`CameraConfig | None`): its model.
+        annotation = next((a for a in get_args(annotation) if isinstance(a, type)
+                           and issubclass(a, BaseModel)), annotation)
         if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
             return None
         model = annotation
