@@ -40,7 +40,8 @@ class CvDevice:
     disappearance means the device was unplugged (None for network streams)."""
 
     def __init__(self, cap: Any, name: str, kind: Kind, encoding: str | None,
-                 decode: Decoder, node: Path | None = None, read_timeout_s: float = 2.0) -> None:
+                 decode: Decoder, node: Path | None = None, read_timeout_s: float = 2.0,
+                 resumes_after_timeout: bool = True) -> None:
         self.name = name
         self.kind: Kind = kind
         self.encoding = encoding
@@ -49,6 +50,9 @@ class CvDevice:
         self._node = node
         self._read_timeout_s = read_timeout_s
         self._fast_failures = 0
+        # FFmpeg aborts the stream when its read timeout fires: every later read fails.
+        self._resumes_after_timeout = resumes_after_timeout
+        self._timed_out_s: float | None = None
 
     def read(self, timeout_s: float) -> DeviceFrame | None:
         """One frame, None when none came in time, DeviceError when the device is gone.
@@ -61,6 +65,9 @@ class CvDevice:
         cap = self._cap
         if cap is None:
             raise DeviceError(f"{self.name}: read after close")
+        if self._timed_out_s is not None and not self._resumes_after_timeout:
+            raise DeviceError(f"{self.name}: stalled (no frame for {self._timed_out_s:.1f} s);"
+                              " the stream cannot resume after a read timeout: reopen it")
         started = time.monotonic()
         try:
             ok, frame = cap.read()
@@ -83,6 +90,7 @@ class CvDevice:
             raise DeviceError(f"{self.name}: the device closed")
         if elapsed_s >= 0.5 * min(timeout_s, self._read_timeout_s):
             self._fast_failures = 0  # a timeout: the device is there but sent nothing
+            self._timed_out_s = elapsed_s
             return
         self._fast_failures += 1
         if self._fast_failures >= FAST_FAILURES_TO_VANISH:

@@ -3,8 +3,9 @@ stream) and HTTP MJPEG (multipart/x-mixed-replace).
 
 Opening and each read are bounded by FFmpeg timeouts given when the capture is created
 (CAP_PROP_OPEN_TIMEOUT_MSEC, CAP_PROP_READ_TIMEOUT_MSEC), so a camera that is off or a stream
-that stalls cannot hang the capture thread longer than that. RTSP goes over TCP (UDP loses
-packets on busy networks and smears frames).
+that stalls cannot hang the capture thread longer than that. A read that times out returns
+None; FFmpeg cannot carry on after it, so the next read raises DeviceError and capture
+reopens. RTSP goes over TCP (UDP loses packets on busy networks and smears frames).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def open_network(spec: CameraSpec) -> FrameDevice:
         raise DeviceError(f"{name}: cannot open the stream (camera off, wrong url or "
                           f"credentials, or no answer within {spec.open_timeout_s:g} s)")
     return CvDevice(cap, name, "rgb", None, decode_bgr, node=None,
-                    read_timeout_s=spec.read_timeout_s)
+                    read_timeout_s=spec.read_timeout_s, resumes_after_timeout=False)
 
 
 def redact_url(url: str) -> str:

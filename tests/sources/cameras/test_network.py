@@ -53,6 +53,7 @@ class MjpegServer:
         self.url = f"http://127.0.0.1:{self.port}/stream.mjpg"
         self.frames_sent = 0
         self._stop = threading.Event()
+        self.paused = threading.Event()  # set: streams stay connected but send nothing
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -74,6 +75,9 @@ class MjpegServer:
                 self.end_headers()
                 try:
                     while not server._stop.is_set():
+                        if server.paused.is_set():
+                            server._stop.wait(0.02)
+                            continue
                         server.frames_sent += 1
                         ok, jpeg = cv2.imencode(".jpg", bar_frame(server.frames_sent))
                         assert ok
@@ -115,7 +119,7 @@ def _spec(url: str) -> CameraSpec:
 
 
 def _read_frames(device: FrameDevice, count: int) -> list[np.ndarray]:
-    frames = []
+    frames: list[np.ndarray] = []
     deadline = time.monotonic() + 10
     while len(frames) < count and time.monotonic() < deadline:
         frame = device.read(READ_TIMEOUT_S)
@@ -171,6 +175,30 @@ def test_loss_is_reported_and_reopen_works_when_back(server: MjpegServer) -> Non
         frames = _read_frames(device, 5)
         assert len(frames) == 5 and frames[0].shape == (HEIGHT, WIDTH, 3)
         assert server.frames_sent > sent_before  # really the new stream, not a stale buffer
+    finally:
+        device.close()
+
+
+def test_a_stalled_stream_times_out_then_asks_for_a_reopen(server: MjpegServer) -> None:
+    opener = opener_for(_spec(server.url))
+    device = opener()
+    try:
+        assert len(_read_frames(device, 3)) == 3
+        server.paused.set()  # connected, silent: a camera whose encoder hung
+        started = time.monotonic()
+        frame = device.read(READ_TIMEOUT_S)
+        while frame is not None:  # frames already in flight come first
+            frame = device.read(READ_TIMEOUT_S)
+        waited_s = time.monotonic() - started
+        assert READ_TIMEOUT_S * 0.9 <= waited_s < READ_TIMEOUT_S + 1.0, waited_s
+        with pytest.raises(DeviceError, match=r"stalled.*reopen"):
+            device.read(READ_TIMEOUT_S)
+    finally:
+        device.close()
+    server.paused.clear()
+    device = opener()
+    try:
+        assert len(_read_frames(device, 3)) == 3
     finally:
         device.close()
 
