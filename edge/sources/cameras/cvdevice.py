@@ -16,6 +16,7 @@ from edge.sources.cameras.base import DeviceError, DeviceFrame, FrameFormatError
 log = logging.getLogger(__name__)
 
 Decoder = Callable[[np.ndarray], DeviceFrame]
+_clock = time.monotonic  # a module attribute so tests can drive the read timing
 # Reads that fail this fast this many times in a row mean a dead handle (an unplugged device
 # whose node came back, a stream the server closed), not a slow camera.
 FAST_FAILURES_TO_VANISH = 3
@@ -29,9 +30,9 @@ def fourcc_code(text: str) -> int:
 
 
 def fourcc_text(code: float) -> str:
-    """The inverse of fourcc_code, for messages ("" when the backend reports none)."""
+    """The inverse of fourcc_code without padding ("Y16 " -> "Y16"; "" when there is none)."""
     value = int(code)
-    return "".join(chr((value >> (8 * i)) & 0xFF) for i in range(4)).strip("\0") if value else ""
+    return "".join(chr((value >> (8 * i)) & 0xFF) for i in range(4)).strip("\0 ")
 
 
 class CvDevice:
@@ -68,7 +69,7 @@ class CvDevice:
         if self._timed_out_s is not None and not self._resumes_after_timeout:
             raise DeviceError(f"{self.name}: stalled (no frame for {self._timed_out_s:.1f} s);"
                               " the stream cannot resume after a read timeout: reopen it")
-        started = time.monotonic()
+        started = _clock()
         try:
             ok, frame = cap.read()
         except Exception as exc:  # cv2.error from a backend that broke mid-read
@@ -79,7 +80,7 @@ class CvDevice:
                 return self._decode(frame)
             except FrameFormatError as exc:
                 raise FrameFormatError(f"{self.name}: {exc}") from exc
-        self._check_failed_read(time.monotonic() - started, timeout_s)
+        self._check_failed_read(_clock() - started, timeout_s)
         return None
 
     def _check_failed_read(self, elapsed_s: float, timeout_s: float) -> None:
