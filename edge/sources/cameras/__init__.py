@@ -18,7 +18,16 @@ from edge.sources.cameras.base import (
     FrameFormatError,
     encoding_for,
 )
-from edge.sources.cameras.openers import opener_for
+from edge.sources.cameras.openers import as_spec, opener_for
 
-__all__ = ["CameraSpec", "DeviceError", "DeviceFrame", "DeviceOpener", "FrameDevice",
-           "FrameFormatError", "encoding_for", "opener_for"]
+__all__ = [
+    "CameraSpec",
+    "DeviceError",
+    "DeviceFrame",
+    "DeviceOpener",
+    "FrameDevice",
+    "FrameFormatError",
+    "as_spec",
+    "encoding_for",
+    "opener_for",
+]
