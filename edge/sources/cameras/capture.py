@@ -39,10 +39,16 @@ from edge.sources.cameras.base import DeviceError, DeviceFrame, DeviceOpener, Fr
 
 log = logging.getLogger(__name__)
 
-State = Literal["opening", "ok", "frozen", "lost"]
+# "ended": a finite device (a recording played as a camera) has no more frames.
+State = Literal["opening", "ok", "frozen", "lost", "ended"]
 # Elements hashed per frame for freeze detection: enough to see sensor noise anywhere in the
 # frame, cheap enough (~16 k bytes) to do on every frame of every camera.
 FREEZE_SAMPLE = 4096
+
+
+class StreamEnded(DeviceError):
+    """A finite device (edge.sources.cameras.fake) has no more frames: capture ends that
+    camera instead of reopening it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,13 +197,27 @@ class CameraThread:
                      "" if before == "opening" and self._opened <= 1 else f" again ({why})")
         elif state in ("lost", "frozen"):
             log.warning("camera %s: %s: %s", self.name, state, why)
+        else:
+            log.info("camera %s: %s: %s", self.name, state, why)
 
     def _run(self) -> None:
+        try:
+            self._capture()
+        except StreamEnded as exc:
+            self._note(last_error=str(exc))
+            self._set_state("ended", str(exc))
+        finally:
+            with self.cond:
+                self.cond.notify_all()  # a consumer waiting for frames learns the camera ended
+
+    def _capture(self) -> None:
         while not self._stop.is_set():
             device = self._open()
             if device is not None:
                 try:
                     why = self._pump(device)
+                except StreamEnded:
+                    raise
                 except Exception as exc:  # a camera or parser fault must not end capture
                     why = f"{type(exc).__name__}: {exc}" if not isinstance(exc, DeviceError) \
                         else str(exc)
@@ -218,6 +238,8 @@ class CameraThread:
         self._call_since_ns = self._clock_ns()
         try:
             device = self._opener()
+        except StreamEnded:
+            raise
         except Exception as exc:  # DeviceError, or an opener bug: retried the same way
             why = str(exc) if isinstance(exc, DeviceError) else f"{type(exc).__name__}: {exc}"
             self._count(errors=1)
