@@ -198,7 +198,7 @@ def _loop(writer: _LiveWriter, streams: Mapping[str, _Stream], cond: threading.C
           on_progress: Callable[[RecordStatus], None] | None) -> None:
     start = time.monotonic()
     status.devices = {r: s.thread.stats.name for r, s in streams.items()}
-    status.sizes = {r: (f.data.shape[1], f.data.shape[0]) for r, f in firsts.items()}
+    status.sizes = {r: (firsts[r].data.shape[1], firsts[r].data.shape[0]) for r in streams}
     pending: list[tuple[str, CapturedFrame]] = list(firsts.items())
     started = False
     while True:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 from edge import __version__
 from edge.cli.backend import add_backend_commands
 from edge.cli.calibration import add_calibration_commands
+from edge.cli.check_cameras import add_camera_arguments, check_cameras
 from edge.cli.lists import add_list_commands
 from edge.cli.models import add_model_commands
 from edge.cli.passes import add_pass_commands
+from edge.cli.record import add_record_command
 from edge.cli.synth import add_synth_command
 from edge.cli.util import add_command
 from edge.config import Settings, load_config, with_overrides
@@ -138,13 +140,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if not problems:
         print("models: ok" if settings.mode != "thermal" else "models: not needed (thermal)")
     found = _check_reference(settings, args) if args.reference is not None else True
+    cameras_ok = check_cameras(settings, args.snapshot)
     state_ok = _check_state(settings) and _check_lists(settings)
     if not args.no_broker:
         # Connects without a will and publishes nothing: a running gate's status must not flap.
         check_broker(broker_options(settings))
         gate = f"{settings.gate.site}/{settings.gate.gate}"
         print(f"broker: ok ({settings.mqtt.broker} accepted us as {gate})")
-    return 5 if problems else 2 if not state_ok else 0 if found else 1
+    return 5 if problems else 7 if not cameras_ok else 2 if not state_ok else 0 if found else 1
 
 
 def _check_state(settings: Settings) -> bool:
@@ -310,6 +313,7 @@ def _add_gate_commands(sub: SubParsers) -> None:
                    help="print where the reference is found in this recording's first frames")
     p.add_argument("--reference-image", type=Path, metavar="PNG",
                    help="with --reference: write the frame with the reference marked")
+    add_camera_arguments(p)
 
     p = add_command(
         sub,
@@ -365,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pipeline_commands(sub)
     add_synth_command(sub)
     _add_gate_commands(sub)
+    add_record_command(sub)
     add_backend_commands(sub)
     add_model_commands(sub)
     add_calibration_commands(sub)

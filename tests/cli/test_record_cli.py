@@ -1,0 +1,112 @@
+"""`gate-edge record` from the command line: flags, summary, refusals, and a clean stop on
+SIGINT/SIGTERM in a real child process (its recording replays)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import edge.cli.record
+from edge.app.record import CAPTURE_KEY
+from edge.app.replay import replay
+from edge.cli.main import main
+from edge.config import load_config
+from tests.app.record_fakes import openers
+from tests.shared import REPO_ROOT
+
+CONFIG = """\
+mode = "thermal"
+[registration]
+rgb_to_thermal = [[1.25, 0.0, 0.0], [0.0, 1.25, 0.0], [0.0, 0.0, 1.0]]
+[thermal.reference]
+mode = "roi"
+roi = [2, 3, 6, 5]
+temp_c = 35.0
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "gate.toml"
+    path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fake(_settings: object) -> tuple[dict[str, object], dict[str, str]]:
+        return dict(openers(period_s=0.01)), {"thermal": "thermal:endless", "rgb": "rgb:endless"}
+
+    monkeypatch.setattr(edge.cli.record, "camera_openers", fake)
+
+
+@pytest.mark.usefixtures("fakes")
+def test_duration_flag_and_summary(tmp_path: Path, config: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "rec"
+    assert main(["record", str(out), "--config", str(config), "--duration", "0.3"]) == 0
+    printed = capsys.readouterr()
+    assert printed.err.startswith(f"recording {out}: thermal 160x120 (thermal:endless), "
+                                  "rgb 128x96 (rgb:endless)")
+    assert "--duration reached" in printed.out and "thermal" in printed.out
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta[CAPTURE_KEY]["stopped_by"] == "duration"
+    # A second run into the same folder is refused unless --overwrite.
+    assert main(["record", str(out), "--config", str(config), "--duration", "0.2"]) == 2
+    assert "already holds a recording" in capsys.readouterr().err
+    assert main(["record", str(out), "--config", str(config), "--max-mb", "0.5",
+                 "--overwrite"]) == 0
+    assert "--max-mb reached" in capsys.readouterr().out
+    assert sum(p.stat().st_size for p in out.iterdir()) <= 500_000
+
+
+def test_flags_are_checked(tmp_path: Path, config: Path) -> None:
+    for bad in (["--duration", "0"], ["--max-mb", "-1"], ["--duration", "x"]):
+        with pytest.raises(SystemExit) as exc:
+            main(["record", str(tmp_path / "r"), "--config", str(config), *bad])
+        assert exc.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["record", str(tmp_path / "r")])  # --config is required
+
+
+def test_a_replay_config_is_refused(tmp_path: Path, config: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["record", str(tmp_path / "r"), "--config", str(config)]) == 2
+    assert 'kind = "cameras"' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signal_stops_cleanly(tmp_path: Path, config: Path, signum: int) -> None:
+    out = tmp_path / "rec"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.cli.record_child", "record", str(out),
+         "--config", str(config)],
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    killer = threading.Timer(60.0, child.kill)  # a hung child fails the test, never hangs it
+    killer.start()
+    try:
+        assert child.stderr is not None
+        first = child.stderr.readline()  # blocks until frames are on disk
+        assert first.startswith(f"recording {out}:"), first + child.stderr.read()
+        child.send_signal(signum)
+        stdout, stderr = child.communicate(timeout=30)
+    finally:
+        killer.cancel()
+        child.kill()
+    assert child.returncode == 0, stderr
+    assert "(stopped)" in stdout, stdout
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta[CAPTURE_KEY]["stopped_by"] == "stop"
+    written = meta[CAPTURE_KEY]["thermal"]["written"]
+    assert written >= 1
+    result = replay(load_config(config), out, publish=False)
+    assert result.thermal_frames == written
+    assert result.rgb_frames == meta[CAPTURE_KEY]["rgb"]["written"]
