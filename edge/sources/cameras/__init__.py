@@ -4,7 +4,8 @@ sysfs, and the capture threads that read them live.
 
 Owns: the device contract (base.py: DeviceFrame, FrameDevice, DeviceOpener, CameraSpec,
 DeviceError), the pure byte-layout parsers (lepton.py, p2pro.py), the OpenCV openers (uvc.py,
-network.py; the only modules here that touch cv2 devices), discovery (discover.py) and capture.
+network.py over cvdevice.py; the only modules here that open cv2 devices), discovery (discover.py:
+sysfs; formats.py: V4L2 format listing by ioctl) and capture.
 
 May import: edge.core, edge.errors, numpy, cv2 (OpenCV's V4L2 and FFmpeg backends).
 """
