@@ -1,0 +1,223 @@
+"""The adaptive detection cadence (edge.vision.cadence): the same faces and landmarks as the
+detector on every frame, a face entering found within 200 ms on the frame clock, a face that
+leaves dropped; the config key and the pipeline wiring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+from pydantic import ValidationError
+
+from edge.core.detections import iou_matrix
+from edge.core.types import RgbFrame, RgbStreamMeta, StreamInfo, ThermalStreamMeta
+from edge.vision.cadence import CadencedFinder, box_from_landmarks, relative_box
+from edge.vision.landmarks import FaceAnalyzer
+from tests.shared import shared_data_dir
+
+FPS = 15.0
+U8 = npt.NDArray[np.uint8]
+
+
+@pytest.fixture(scope="module")
+def analyzer(models_ready: None) -> FaceAnalyzer:
+    return FaceAnalyzer(threads=1)
+
+
+@pytest.fixture(scope="module")
+def portrait() -> U8:
+    """matplotlib's Grace Hopper, head and shoulders, 170 px wide."""
+    import matplotlib.cbook as cbook
+
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        img = cv2.imdecode(np.frombuffer(f.read(), np.uint8), cv2.IMREAD_COLOR)
+    h, w = img.shape[:2]
+    crop = img[int(0.05 * h) : int(0.75 * h), int(0.2 * w) : int(0.8 * w)]
+    side = 170
+    return np.asarray(cv2.resize(crop, (side, round(side * crop.shape[0] / crop.shape[1]))),
+                      np.uint8)
+
+
+def _background() -> U8:
+    rng = np.random.default_rng(7)
+    ramp = np.linspace(90, 170, 640, dtype=np.float32)[None, :, None]
+    texture = cv2.GaussianBlur(rng.normal(0, 25, (480, 640, 3)).astype(np.float32), (0, 0), 3)
+    return np.asarray(np.clip(ramp + texture + np.zeros((480, 1, 1), np.float32), 0, 255),
+                      np.uint8)
+
+
+def _frame(background: U8, photo: U8, places: list[int], rng: np.random.Generator,
+           y0: int = 110) -> U8:
+    """The background with `photo` pasted at each x in `places` (clipped to the frame) and
+    sensor noise (sigma 2 grey levels), so a still scene is never bit-identical."""
+    frame = background.copy()
+    ph, pw = photo.shape[:2]
+    for x0 in places:
+        a, b = max(x0, 0), min(x0 + pw, 640)
+        if b > a:
+            frame[y0 : y0 + ph, a:b] = photo[:, a - x0 : b - x0]
+    noisy = frame.astype(np.int16) + rng.normal(0, 2, frame.shape).astype(np.int16)
+    return np.asarray(np.clip(noisy, 0, 255), np.uint8)
+
+
+def _hits(boxes: npt.NDArray[np.float32], x_lo: float, x_hi: float) -> bool:
+    """Whether a face box's centre lies in columns [x_lo, x_hi)."""
+    cx = boxes[:, 0] + boxes[:, 2] / 2
+    return bool(((cx >= x_lo) & (cx < x_hi)).any())
+
+
+def test_a_face_entering_is_detected_within_200_ms(analyzer: FaceAnalyzer, portrait: U8) -> None:
+    """One person stands still (the cadence is at its slowest), a second walks in from the
+    right at 300 px/s; every phase of the entry against the detection cycle is tried."""
+    background, pw = _background(), portrait.shape[1]
+    step_px = 20  # a frame at 15 fps
+    worst_s = 0.0
+    for phase in range(12):
+        finder = CadencedFinder(analyzer, detect_every=12, fps=FPS)
+        rng = np.random.default_rng(phase)
+        still = 30 + phase
+        for _ in range(still):
+            det = finder.analyze(_frame(background, portrait, [40], rng))
+            assert det.count == 1
+        assert finder.detections <= -(-still // 12) + 1  # sensor noise is no motion
+        x0, full_i, found_i = 640, None, None
+        for i in range(40):
+            x0 -= step_px
+            det = finder.analyze(_frame(background, portrait, [40, x0], rng))
+            if full_i is None and x0 + pw <= 640:
+                full_i = i
+            if found_i is None and _hits(det.boxes, 300, 640):
+                found_i = i  # may come before it is fully in view: no delay then
+            if full_i is not None and found_i is not None:
+                break
+        assert full_i is not None and found_i is not None, phase
+        worst_s = max(worst_s, (found_i - full_i) / FPS)
+        # Cadence 1 finds it by the first frame fully in view, so this is the cadence's delay.
+        assert _hits(analyzer.analyze(_frame(background, portrait, [40, 640 - pw], rng)).boxes,
+                     300, 640)
+    assert worst_s <= 0.2
+
+
+def test_a_face_that_leaves_is_dropped(analyzer: FaceAnalyzer, portrait: U8) -> None:
+    background, pw = _background(), portrait.shape[1]
+    finder = CadencedFinder(analyzer, detect_every=12, fps=FPS)
+    rng = np.random.default_rng(1)
+    for _ in range(13):
+        assert finder.analyze(_frame(background, portrait, [200], rng)).count == 1
+    x0, gone = 200, 0
+    while x0 > -pw - 60:
+        x0 -= 25
+        det = finder.analyze(_frame(background, portrait, [x0], rng))
+        if x0 > 0:
+            assert det.count == 1, x0  # followed while fully in view
+        if x0 + pw <= 0:
+            gone += 1
+            assert det.count == 0, x0  # no ghost of it
+    assert gone >= 2 and finder.boxes.shape[0] == 0
+
+
+def _rgb_frames(scene: Path) -> Iterator[RgbFrame]:
+    from edge.sources.recording import RecordingSource
+
+    for frame in RecordingSource(scene).frames():
+        if isinstance(frame, RgbFrame):
+            yield frame
+
+
+def test_same_people_and_landmarks_as_detecting_every_frame(
+    analyzer: FaceAnalyzer, tmp_path: Path
+) -> None:
+    """A synthetic gate scene of real photos (people walk up, alone and in pairs, and leave):
+    the adaptive cadence reports the faces cadence 1 reports, landmarks within a few px, and
+    misses a face only for the few frames an entry may take."""
+    from edge.sim.rgb import synthesize_rgb
+    from edge.sim.rgb_plan import RgbSceneSpec
+
+    scene = tmp_path / "scene"
+    synthesize_rgb(scene, RgbSceneSpec(people=6, seed=31, faces_dir=shared_data_dir("faces")))
+    finder = CadencedFinder(FaceAnalyzer(threads=1), detect_every=12, fps=FPS)
+    frames = run = longest_miss = 0
+    errors_px: list[float] = []
+    measurable_agree: list[bool] = []
+    for frame in _rgb_frames(scene):
+        frames += 1
+        ref, got = analyzer.analyze(frame.bgr), finder.analyze(frame.bgr)
+        iou = iou_matrix(ref.boxes, got.boxes)
+        matched = iou.max(axis=1) > 0.3 if got.count else np.zeros(ref.count, bool)
+        run = run + 1 if not matched.all() else 0
+        longest_miss = max(longest_miss, run)
+        for i in np.flatnonzero(matched):
+            j = int(iou[i].argmax())
+            measurable_agree.append(bool(ref.measurable[i] == got.measurable[j]))
+            if ref.measurable[i]:
+                errors_px.append(float(np.abs(ref.landmarks[i] - got.landmarks[j]).max()))
+    assert finder.detections < frames / 4  # the point: the detector runs far less often
+    assert longest_miss < finder.entry_every  # entries only, < 200 ms
+    errors = np.array(errors_px)
+    assert errors.size > 100
+    assert float(np.median(errors)) < 1.5 and float(np.quantile(errors, 0.95)) < 3.0
+    assert float(errors.max()) < 6.0
+    assert np.mean(measurable_agree) > 0.95
+
+
+def test_cadence_1_is_the_analyzer(analyzer: FaceAnalyzer, portrait: U8) -> None:
+    finder = CadencedFinder(analyzer, detect_every=1, fps=FPS)
+    rng = np.random.default_rng(3)
+    for x0 in (40, 60, 80):
+        frame = _frame(_background(), portrait, [x0], rng)
+        a, b = analyzer.analyze(frame), finder.analyze(frame)
+        assert np.array_equal(a.boxes, b.boxes) and np.array_equal(a.landmarks, b.landmarks)
+    assert finder.detections == 3
+
+
+def test_entry_bound_in_frames() -> None:
+    class _Unused:
+        pass
+
+    def make(fps: float | None, every: int = 12) -> CadencedFinder:
+        return CadencedFinder(_Unused(), detect_every=every, fps=fps)  # type: ignore[arg-type]
+
+    assert make(15.0).entry_every == 3  # 200 ms
+    assert make(30.0).entry_every == 6
+    assert make(None).entry_every == 2  # unknown rate: as if 10 fps
+    assert make(15.0, every=2).entry_every == 2  # never slower than detect_every
+    with pytest.raises(ValueError, match="detect_every"):
+        make(15.0, every=0)
+
+
+def test_box_follows_its_landmarks() -> None:
+    rng = np.random.default_rng(0)
+    landmarks = rng.uniform(100, 200, (4, 5, 2)).astype(np.float32)
+    boxes = rng.uniform(50, 150, (4, 4)).astype(np.float32)
+    rel = relative_box(boxes, landmarks)
+    assert np.allclose(box_from_landmarks(rel, landmarks), boxes, atol=1e-3)
+    # Landmarks moved by (10, -5) and scaled 1.5x about their centroid: the box does the same.
+    c = landmarks.mean(axis=1, keepdims=True)
+    moved = (c + (landmarks - c) * 1.5 + np.array([10, -5], np.float32)).astype(np.float32)
+    got = box_from_landmarks(rel, moved)
+    centre = boxes[:, :2] + boxes[:, 2:] / 2
+    want_centre = c[:, 0] + (centre - c[:, 0]) * 1.5 + np.array([10, -5], np.float32)
+    assert np.allclose(got[:, 2:], boxes[:, 2:] * 1.5, atol=1e-3)
+    assert np.allclose(got[:, :2] + got[:, 2:] / 2, want_centre, atol=1e-3)
+
+
+def test_config_key_and_wiring(models_ready: None) -> None:
+    from edge.app.wiring import build_pipeline
+    from edge.config import validate
+    from edge.pipeline.rgb_thermal import RgbThermalPipeline
+
+    meta = StreamInfo("synthetic", ThermalStreamMeta(160, 120, "centikelvin", fps=9.0),
+                      rgb=RgbStreamMeta(640, 480, 15.0), rgb_to_thermal=np.eye(3))
+    adaptive = build_pipeline(validate({}, "test"), meta)
+    assert isinstance(adaptive, RgbThermalPipeline)
+    assert isinstance(adaptive.finder, CadencedFinder)
+    assert (adaptive.finder.detect_every, adaptive.finder.entry_every) == (12, 3)
+    every = build_pipeline(validate({"rgb": {"detect_every": 1}}, "test"), meta)
+    assert isinstance(every, RgbThermalPipeline) and type(every.finder) is FaceAnalyzer
+    for bad in (0, 61, "3"):
+        with pytest.raises((ValidationError, Exception), match="detect_every"):
+            validate({"rgb": {"detect_every": bad}}, "test")
