@@ -187,6 +187,7 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             threads=rgb.threads,
             score_threshold=rgb.score_threshold,
             min_face_px=rgb.min_face_px,
+            detect_every=rgb.detect_every,
             canthus_radius_px=scr.canthus_radius_px,
             min_thermal_face_px=scr.min_thermal_face_px,
             max_pair_ms=scr.max_pair_ms,

@@ -79,6 +79,11 @@ class RgbThermalPipeline:
             finder = FaceAnalyzer(
                 threads=fp.threads, score_threshold=fp.score_threshold, min_face_px=fp.min_face_px
             )
+            if fp.detect_every != 1:
+                from edge.vision.cadence import CadencedFinder
+
+                fps = meta.rgb.fps if meta.rgb is not None else None
+                finder = CadencedFinder(finder, detect_every=fp.detect_every, fps=fps)
         self.finder = finder
         scr = params.screening
         self._sampler = CanthusSampler(
