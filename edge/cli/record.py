@@ -74,12 +74,12 @@ class Progress:
             from tqdm import tqdm
 
             self._bar = tqdm(total=self._duration_s, unit="s", file=sys.stderr, mininterval=0.5,
-                             bar_format="{l_bar}{bar}| {n:.0f}/{total_fmt} s {postfix}"
-                             if self._duration_s else "{n:.0f} s {postfix}")
+                             bar_format="{l_bar}{bar}| {n:.1f}/{total:g} s{postfix}"
+                             if self._duration_s else "{n:.1f} s{postfix}")
 
-    def __call__(self, status: RecordStatus) -> None:
+    def __call__(self, status: RecordStatus, *, force: bool = False) -> None:
         now = time.monotonic()
-        if self._bar is None or now - self._shown < REDRAW_S:
+        if self._bar is None or (now - self._shown < REDRAW_S and not force):
             return
         self._shown = now
         self._bar.n = min(status.elapsed_s, self._duration_s or status.elapsed_s)
@@ -88,8 +88,10 @@ class Progress:
                                   f"{status.dropped} dropped", refresh=False)
         self._bar.refresh()
 
-    def close(self) -> None:
+    def close(self, status: RecordStatus | None = None) -> None:
         if self._bar is not None:
+            if status is not None:
+                self(status, force=True)  # the bar ends where the recording did
             self._bar.close()
 
 
@@ -106,12 +108,13 @@ def cmd_record(args: argparse.Namespace) -> int:
     limits = RecordLimits(args.duration, None if args.max_mb is None else int(args.max_mb * MB))
     stop = threading.Event()
     progress = Progress(args.duration)
+    status = None
     try:
         with stop_on_signals(stop):
             status = record(settings, out, openers, limits=limits, stop=stop, names=names,
                             on_start=progress.start, on_progress=progress)
     finally:
-        progress.close()
+        progress.close(status)
     if not status.frames:
         print(f"{out}: stopped before the cameras delivered a frame; nothing written")
         return 0

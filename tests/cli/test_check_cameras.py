@@ -112,7 +112,8 @@ def test_probe_and_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "camera rgb: rgb:endless: ok (128x96 BGR" in out
     assert f"snapshot: {snap / 'thermal.png'}" in out and f"snapshot: {snap / 'rgb.png'}" in out
     thermal = cv2.imread(str(snap / "thermal.png"))
-    assert thermal is not None and thermal.shape == ((480, 640, 3) if rotate_deg == 0 else (640, 480, 3))
+    assert thermal is not None
+    assert thermal.shape == ((480, 640, 3) if rotate_deg == 0 else (640, 480, 3))
     rgb = cv2.imread(str(snap / "rgb.png"))
     assert rgb is not None and rgb.shape == (*RGB_SHAPE, 3)
 

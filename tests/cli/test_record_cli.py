@@ -110,3 +110,37 @@ def test_signal_stops_cleanly(tmp_path: Path, config: Path, signum: int) -> None
     result = replay(load_config(config), out, publish=False)
     assert result.thermal_frames == written
     assert result.rgb_frames == meta[CAPTURE_KEY]["rgb"]["written"]
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path: Path, config: Path) -> None:
+    """On a terminal (a pty with a size) stderr shows tqdm's bar ending at the duration;
+    piped, only the start line (test_signal_stops_cleanly reads that)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    args = [sys.executable, "-m", "tests.cli.record_child", "record", str(tmp_path / "tty"),
+            "--config", str(config), "--duration", "0.6"]
+    child = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdin=slave, stdout=slave,
+                             stderr=slave)
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(master, 4096)  # EOF (EIO) once the child exits
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert child.wait(timeout=30) == 0
+    text = b"".join(chunks).decode(errors="replace")
+    assert "100%|" in text and "0.6/0.6 s" in text and "dropped" in text, text
+    piped = subprocess.run([*args[:4], str(tmp_path / "piped"), *args[5:]], cwd=REPO_ROOT,
+                           env=env, capture_output=True, text=True, timeout=60, check=True)
+    assert "%|" not in piped.stderr and piped.stderr.startswith("recording ")
