@@ -105,10 +105,12 @@ def record(
     on_start: Callable[[RecordStatus], None] | None = None,
     on_progress: Callable[[RecordStatus], None] | None = None,
     names: Mapping[str, str] | None = None,
+    thread_options: Mapping[str, Mapping[str, Any]] | None = None,
     first_frame_timeout_s: float = FIRST_FRAME_TIMEOUT_S,
 ) -> RecordStatus:
     """Record `openers` ("thermal" required, "rgb" optional; `names` for messages and
-    meta.json) into `out` until a limit or `stop`. `on_start` is called once every stream
+    meta.json; `thread_options`: CameraThread arguments per role, as `run` gives them from the
+    camera tables) into `out` until a limit or `stop`. `on_start` is called once every stream
     delivered and the first frames are written, `on_progress` after every batch written."""
     if "thermal" not in openers:
         raise ConfigError("record: no thermal camera configured (recording v1 always has a "
@@ -119,10 +121,11 @@ def record(
                           "together (gate-edge calibrate writes it)")
     stop = stop or threading.Event()
     cond = threading.Condition()
-    named = names or {}
+    named, options = names or {}, thread_options or {}
     streams = {
         role: _Stream(role, CameraThread(openers[role], name=named.get(role, role), cond=cond,
-                                         stall_s=settings.source.stall_s))
+                                         stall_s=settings.source.stall_s,
+                                         **options.get(role, {})))
         for role in ROLES if role in openers
     }
     for s in streams.values():

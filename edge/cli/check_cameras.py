@@ -26,9 +26,11 @@ if TYPE_CHECKING:
     from edge.config import CameraConfig, Settings
     from edge.sources.cameras.base import DeviceFrame, DeviceOpener
     from edge.sources.cameras.discover import CameraInfo
+    from edge.sources.cameras.formats import FormatInfo
 
 PROBE_TIMEOUT_S = 5.0  # a UVC camera delivers its first frame within ~1 s; a Lepton ~2 s
 STABLE_NAMES = ("gate-thermal", "gate-rgb")  # the udev rule's symlinks (systemd/99-gate-edge.rules)
+FORMAT_SIZES_SHOWN = 3  # a webcam offers a dozen sizes a format: the first few say enough
 SNAPSHOT_SCALE = 4  # 160x120 Lepton -> 640x480: big enough to see the reference disc
 _TEXT_BGR = (255, 255, 255)
 _ROI_BGR = (0, 255, 0)
@@ -228,9 +230,10 @@ def expected_of(role: str, table: CameraConfig) -> Expected:
     return Expected(role, table.device, size, encoding if role == "thermal" else None)
 
 
-def listing(cams: list[CameraInfo], dev_root: Path) -> list[str]:
+def listing(cams: list[CameraInfo], dev_root: Path,
+            formats: Callable[[str], list[FormatInfo]] | None = None) -> list[str]:
     """`cameras: ...` and one line per capture node: path, USB id, driver, name, known model,
-    and the udev rule's stable name pointing at it."""
+    and the udev rule's stable name pointing at it; then its formats (`formats(path)`)."""
     from edge.sources.cameras.discover import MODEL_NAMES
 
     capture = [c for c in cams if c.is_capture]
@@ -248,7 +251,25 @@ def listing(cams: list[CameraInfo], dev_root: Path) -> list[str]:
         model = f" [{MODEL_NAMES[c.known_model]}]" if c.known_model in MODEL_NAMES else ""
         lines.append(f"  {c.path}  {c.usb_id or '-'}  {c.driver or '-'}  {c.name}{model}"
                      f"{links.get(c.path, '')}")
+        if formats is not None:
+            lines.append(f"      formats: {_formats_text(c.path, formats)}")
     return lines
+
+
+def _formats_text(path: str, formats: Callable[[str], list[FormatInfo]]) -> str:
+    """"MJPG 640x480 1280x720 +5; YUYV 640x480" (a few sizes a format), or why not."""
+    try:
+        found = formats(path)
+    except OSError as exc:  # no permission (not in group video), or unplugged meanwhile
+        return f"cannot open {path}: {exc.strerror or exc}"
+    if not found:
+        return "none reported"
+    parts = []
+    for f in found:
+        more = f" +{len(f.sizes) - FORMAT_SIZES_SHOWN}" if len(f.sizes) > FORMAT_SIZES_SHOWN \
+            else ""
+        parts.append(" ".join((f.fourcc, *f.sizes[:FORMAT_SIZES_SHOWN])) + more)
+    return "; ".join(parts)
 
 
 def add_camera_arguments(p: argparse.ArgumentParser) -> None:
@@ -259,13 +280,16 @@ def add_camera_arguments(p: argparse.ArgumentParser) -> None:
 
 def check_cameras(settings: Settings, snapshot: Path | None, *,
                   sysfs_root: Path | None = None, dev_root: Path | None = None,
-                  timeout_s: float = PROBE_TIMEOUT_S) -> bool:
+                  timeout_s: float = PROBE_TIMEOUT_S,
+                  formats: Callable[[str], list[FormatInfo]] | None = None) -> bool:
     """Print the cameras found and probe the configured ones (and save snapshots); False when
     a configured camera does not deliver what its config says. The roots: tests' fake trees."""
     from edge.sources.cameras.discover import DEV_ROOT, SYSFS_ROOT, list_cameras
+    from edge.sources.cameras.formats import list_formats
 
     dev_root = dev_root or DEV_ROOT
-    print("\n".join(listing(list_cameras(sysfs_root or SYSFS_ROOT, dev_root), dev_root)))
+    cams = list_cameras(sysfs_root or SYSFS_ROOT, dev_root)
+    print("\n".join(listing(cams, dev_root, formats or list_formats)))
     cameras = configured_cameras(settings)
     if not cameras:
         if snapshot is not None:

@@ -27,8 +27,10 @@ START_LINE = "recording"  # the first stderr line once frames are on disk (tests
 REDRAW_S = 0.5  # progress bar redraws at most this often (frames come at 9-30 fps)
 
 
-def camera_openers(settings: Settings) -> tuple[dict[str, DeviceOpener], dict[str, str]]:
-    """The configured cameras' openers and names by role ("thermal", "rgb")."""
+def camera_openers(settings: Settings) -> tuple[dict[str, DeviceOpener], dict[str, str],
+                                                dict[str, dict[str, Any]]]:
+    """The configured cameras by role ("thermal", "rgb"): openers, names, and the capture
+    threads' options from their tables (as `run` sets them)."""
     from edge.cli.check_cameras import configured_cameras
 
     cameras = configured_cameras(settings)
@@ -37,7 +39,10 @@ def camera_openers(settings: Settings) -> tuple[dict[str, DeviceOpener], dict[st
                           "[source] kind = \"cameras\" (see configs/uvc-lepton.toml)")
     openers = {role: opener for role, (_, opener) in cameras.items()}
     names = {role: f"{role}:{table.device} {table.target}" for role, (table, _) in cameras.items()}
-    return openers, names
+    options = {role: {"freeze_frames": t.freeze_frames, "read_timeout_s": t.read_timeout_s,
+                      "min_backoff_s": t.min_backoff_s, "max_backoff_s": t.max_backoff_s}
+               for role, (t, _) in cameras.items()}
+    return openers, names, options
 
 
 @contextmanager
@@ -104,7 +109,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise ConfigError(f"{out}: already holds a recording (meta.json); choose another "
                           "folder, or --overwrite")
     settings = load_config(args.config)
-    openers, names = camera_openers(settings)
+    openers, names, options = camera_openers(settings)
     limits = RecordLimits(args.duration, None if args.max_mb is None else int(args.max_mb * MB))
     stop = threading.Event()
     progress = Progress(args.duration)
@@ -112,7 +117,8 @@ def cmd_record(args: argparse.Namespace) -> int:
     try:
         with stop_on_signals(stop):
             status = record(settings, out, openers, limits=limits, stop=stop, names=names,
-                            on_start=progress.start, on_progress=progress)
+                            thread_options=options, on_start=progress.start,
+                            on_progress=progress)
     finally:
         progress.close(status)
     if not status.frames:

@@ -11,9 +11,11 @@ from edge.cli.main import main
 from tests.app.record_fakes import openers
 
 
-def _fake_openers(settings: object) -> tuple[dict[str, object], dict[str, str]]:
+def _fake_openers(
+    settings: object,
+) -> tuple[dict[str, object], dict[str, str], dict[str, dict[str, object]]]:
     cams = openers(rgb=True, period_s=0.02)
-    return dict(cams), {role: f"{role}:endless" for role in cams}
+    return dict(cams), {role: f"{role}:endless" for role in cams}, {}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import edge.cli.check_cameras as cc
 from edge.cli.main import main
 from edge.config import CameraConfig, Settings, validate
 from edge.sources.cameras.base import DeviceError, DeviceFrame
+from edge.sources.cameras.formats import FormatInfo
 from tests.app.record_fakes import RGB_SHAPE, EndlessOpener
 
 
@@ -53,14 +54,35 @@ def test_listing_over_a_fake_sysfs_tree(tmp_path: Path,
     for n in range(5):
         (dev / f"video{n}").touch()
     (dev / "gate-thermal").symlink_to("video2")  # what the udev rule makes
-    assert cc.check_cameras(Settings(), None, sysfs_root=sysfs, dev_root=dev)
+    offered = {
+        f"{dev}/video0": [FormatInfo("MJPG", "Motion-JPEG", ("640x480", "1280x720", "160x120",
+                                                             "320x240", "1920x1080")),
+                          FormatInfo("YUYV", "YUYV 4:2:2", ("640x480",))],
+        f"{dev}/video2": [FormatInfo("Y16", "Greyscale 16", ("160x120", "160x122"))],
+        f"{dev}/video4": [],
+    }
+
+    def formats(path: str) -> list[FormatInfo]:
+        if path not in offered:
+            raise PermissionError(13, "Permission denied")
+        return offered[path]
+
+    assert cc.check_cameras(Settings(), None, sysfs_root=sysfs, dev_root=dev, formats=formats)
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "cameras: 3 found (+2 metadata nodes)"
-    assert lines[1] == f"  {dev}/video0  046d:085b  uvcvideo  C925e"
-    assert lines[2] == (f"  {dev}/video2  1e4e:0100  uvcvideo  PureThermal (fw:v1.3.0) "
-                        f"[FLIR Lepton on PureThermal] <- {dev}/gate-thermal")
-    assert lines[3].endswith("USB Camera: USB Camera [InfiRay P2 Pro / Topdon TC001]")
-    assert len(lines) == 4  # no cameras configured: nothing probed
+    assert lines == [
+        "cameras: 3 found (+2 metadata nodes)",
+        f"  {dev}/video0  046d:085b  uvcvideo  C925e",
+        "      formats: MJPG 640x480 1280x720 160x120 +2; YUYV 640x480",
+        f"  {dev}/video2  1e4e:0100  uvcvideo  PureThermal (fw:v1.3.0) "
+        f"[FLIR Lepton on PureThermal] <- {dev}/gate-thermal",
+        "      formats: Y16 160x120 160x122",
+        f"  {dev}/video4  0bda:5830  uvcvideo  USB Camera: USB Camera "
+        "[InfiRay P2 Pro / Topdon TC001]",
+        "      formats: none reported",
+    ]  # no cameras configured: nothing probed
+    offered.pop(f"{dev}/video4")
+    assert cc.check_cameras(Settings(), None, sysfs_root=sysfs, dev_root=dev, formats=formats)
+    assert f"formats: cannot open {dev}/video4: Permission denied" in capsys.readouterr().out
 
 
 def test_listing_without_cameras(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -41,8 +41,9 @@ def config(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
-    def fake(_settings: object) -> tuple[dict[str, object], dict[str, str]]:
-        return dict(openers(period_s=0.01)), {"thermal": "thermal:endless", "rgb": "rgb:endless"}
+    def fake(_settings: object) -> tuple[dict[str, object], dict[str, str], dict[str, object]]:
+        names = {"thermal": "thermal:endless", "rgb": "rgb:endless"}
+        return dict(openers(period_s=0.01)), names, {"thermal": {"freeze_frames": 5}}
 
     monkeypatch.setattr(edge.cli.record, "camera_openers", fake)
 
