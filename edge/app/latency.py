@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Protocol
@@ -82,14 +83,17 @@ class LatencyTracker:
 
     def __init__(self, window: int = 100, max_pending: int = 1000) -> None:
         self._lock = threading.Lock()
-        self._pending: OrderedDict[EventKey, int] = OrderedDict()
+        self._pending: OrderedDict[EventKey, tuple[int, int]] = OrderedDict()  # start, decided
         self._max_pending = max_pending  # events never acked (broker away for hours)
         self._latencies_ms: deque[float] = deque(maxlen=window)
+        self._publish_ms: deque[float] = deque(maxlen=window)  # decided -> PUBACK
         self.unmatched = 0  # PUBACKs of events this process did not start (outbox backlog)
 
     def start(self, decision: Decision, start_ns: int) -> None:
+        """A decision made now, whose first measurable frame was captured at `start_ns`."""
+        decided_ns = time.monotonic_ns()
         with self._lock:
-            self._pending[event_key(decision)] = start_ns
+            self._pending[event_key(decision)] = (start_ns, decided_ns)
             while len(self._pending) > self._max_pending:
                 self._pending.popitem(last=False)
 
@@ -104,20 +108,25 @@ class LatencyTracker:
                 continue  # not a decision event
         with self._lock:
             for key in keys:
-                start_ns = self._pending.pop(key, None)
-                if start_ns is None:
+                times = self._pending.pop(key, None)
+                if times is None:
                     self.unmatched += 1
                 else:
-                    self._latencies_ms.append((acked_ns - start_ns) / 1e6)
+                    self._latencies_ms.append((acked_ns - times[0]) / 1e6)
+                    self._publish_ms.append((acked_ns - times[1]) / 1e6)
 
     def summary(self) -> dict[str, float | int | None]:
-        """p50 / p95 in ms over the last `window` decisions (None before the first), n."""
+        """p50 / p95 in ms over the last `window` decisions (None before the first), n, and
+        `publish_p95`: the p95 of the part after the decision was made (commit, PUBACK); the
+        rest is the screening waiting for its samples (screening.decide_samples frames)."""
         with self._lock:
             values = np.asarray(self._latencies_ms, dtype=np.float64)
+            publish = np.asarray(self._publish_ms, dtype=np.float64)
         if values.size == 0:
-            return {"p50": None, "p95": None, "n": 0}
+            return {"p50": None, "p95": None, "n": 0, "publish_p95": None}
         p50, p95 = np.percentile(values, [50, 95])
-        return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "n": int(values.size)}
+        return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "n": int(values.size),
+                "publish_p95": round(float(np.percentile(publish, 95)), 1)}
 
 
 class Rate:
