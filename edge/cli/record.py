@@ -48,8 +48,12 @@ def camera_openers(settings: Settings) -> tuple[dict[str, DeviceOpener], dict[st
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT and SIGTERM set `stop` (the recording ends cleanly, meta.json written) instead
-    of raising in the middle of a write; the previous handlers come back afterwards."""
+    of raising in the middle of a write; a second one interrupts at once (a camera stuck in a
+    read must not make the recorder unkillable; that recording then has no meta.json). The
+    previous handlers come back afterwards."""
     def handler(_signum: int, _frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
         stop.set()
 
     previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}

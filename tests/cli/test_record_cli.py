@@ -145,3 +145,13 @@ def test_progress_bar_on_a_terminal_only(tmp_path: Path, config: Path) -> None:
     piped = subprocess.run([*args[:4], str(tmp_path / "piped"), *args[5:]], cwd=REPO_ROOT,
                            env=env, capture_output=True, text=True, timeout=60, check=True)
     assert "%|" not in piped.stderr and piped.stderr.startswith("recording ")
+
+
+def test_a_second_signal_interrupts_and_handlers_come_back() -> None:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    stop = threading.Event()
+    with pytest.raises(KeyboardInterrupt), edge.cli.record.stop_on_signals(stop):
+        signal.raise_signal(signal.SIGTERM)
+        assert stop.is_set()  # the first: a clean stop
+        signal.raise_signal(signal.SIGINT)  # the second: out at once
+    assert {s: signal.getsignal(s) for s in before} == before
