@@ -1,8 +1,10 @@
 """`gate-edge run`: the long-running gate, as systemd starts it.
 
 Part of the composition root (edge.app.wiring holds the shared wiring, edge.app.runner the
-frame loop it shares with replay). Threads: capture
-(edge.sources.guard.Capture) hands over the latest frames; this module's loop owns the
+frame loop it shares with replay). Threads: capture hands over the latest frames (a
+recording: edge.sources.guard.Capture; cameras: one thread per camera, edge.app.cameras and
+edge.sources.cameras.capture, whose states reach the retained info, the metrics and the
+watchdog); this module's loop owns the
 pipeline and all mutable state; paho's thread and the drain thread move events from the
 outbox to the broker; the watchdog thread pings systemd while this loop makes progress.
 The loop never waits on the network: decisions are committed to the outbox and it moves on.
@@ -13,9 +15,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+from edge.app.cameras import CameraWatch, camera_openers, open_supply
 from edge.app.checkpoint import Committer, code_fingerprint, kill_after_from_env, load_checkpoint
 from edge.app.recognition import Lists, ListsUnavailable, open_lists
 from edge.app.reference_watch import ReferenceWatch
@@ -38,6 +42,7 @@ from edge.core.types import Decision, Frame, StreamInfo
 from edge.errors import ConfigError
 from edge.pipeline.base import Pipeline
 from edge.sources import open_recording
+from edge.sources.cameras.supply import CameraSupply
 from edge.sources.feed import ReplayFeed
 from edge.sources.guard import Capture, FrameCheck, FrameGuard
 from edge.transport.mqtt import Publisher
@@ -107,8 +112,16 @@ class LiveGate:
         notifier: Notifier | None = None,
     ) -> None:
         src = settings.source
-        meta = _source_info(settings)
-        assert meta.thermal is not None and src.path is not None
+        # Cameras: the capture threads' supply (started in run) and its watch; replay: below.
+        self.cameras: CameraWatch | None = None
+        if src.kind == "cameras":
+            cameras = camera_openers(settings)
+            supply = open_supply(settings, cameras)
+            self.cameras = CameraWatch(supply, cameras, src.stall_s)
+            meta = supply.info
+        else:
+            meta = _source_info(settings)
+        assert meta.thermal is not None
         self.settings = settings
         self.stop = stop or threading.Event()
         self.notifier = notifier or Notifier.from_env()
@@ -118,14 +131,12 @@ class LiveGate:
         self.guard = FrameGuard(FrameCheck(meta.thermal.height, meta.thermal.width))
         self.fingerprint = code_fingerprint(config_hash(settings))
         resume_ns = self._resume()
-        feed = ReplayFeed(
-            Path(src.path),
-            speed=src.speed,
-            loop=src.loop,
-            resume_after_ns=resume_ns,
-            rgb=self.pipeline.uses_rgb,
+        self.capture: Capture | CameraSupply = (
+            self.cameras.supply if self.cameras is not None else Capture(ReplayFeed(
+                Path(str(src.path)), speed=src.speed, loop=src.loop, resume_after_ns=resume_ns,
+                rgb=self.pipeline.uses_rgb,
+            ))
         )
-        self.capture = Capture(feed)
         self.watchdog = Watchdog(self.notifier)
         self.publisher: Publisher | None = None
         self.committer: Committer | None = None
@@ -152,6 +163,11 @@ class LiveGate:
         settings = self.settings
         resume = load_checkpoint(settings.state.dir, settings.gate.site, settings.gate.gate)
         if resume.t_ns is None:
+            return None
+        if self.cameras is not None and resume.t_ns > time.monotonic_ns():
+            # Camera frames carry the monotonic clock, which restarted with the machine:
+            # what the checkpoint knew belongs to another boot's timeline.
+            log.info("checkpoint from before a reboot (t_ns %d): starting afresh", resume.t_ns)
             return None
         evidence = resume.restore_evidence(self.fingerprint)
         if isinstance(evidence, Evidence):
@@ -237,6 +253,8 @@ class LiveGate:
             extra["lists"] = self.lists.info()
         elif self.lists_error is not None:
             extra["lists"] = {"error": self.lists_error}
+        if self.cameras is not None:
+            extra["cameras"] = self.cameras.info(self.cameras.supply.stats())
         return extra
 
     # --- the run loop's hooks (pipeline thread) ---------------------------------------------
@@ -250,7 +268,15 @@ class LiveGate:
         # Kick only on evidence: frames come in, or the source is knowingly idle (no frame
         # yet, a backoff before a reopen). A capture read blocked past source.stall_s is a
         # hang the reopen cannot end: no kick, so systemd restarts us (it did spin on).
-        if self.capture.read_blocked_s() <= self.settings.source.stall_s:
+        # Cameras: a read or open may take its own timeout on top (CameraWatch.hang_s).
+        if self.cameras is not None:
+            hung = self.cameras.hung()
+            update = self.cameras.poll()  # a camera lost, frozen or back: the retained info
+            if update is not None and self.publisher is not None:
+                self.publisher.update_info(update)
+        else:
+            hung = self.capture.read_blocked_s() > self.settings.source.stall_s
+        if not hung:
             self.watchdog.kick()
         self.commands.apply_pending()
 
@@ -263,11 +289,28 @@ class LiveGate:
         self.reference(self.pipeline.last)
 
     def _on_idle(self, idle_s: float) -> bool:
+        if self.cameras is not None:
+            return False  # each capture thread notices its camera's stall, reopens and logs
         if idle_s <= self.settings.source.stall_s:
             return False
         log.error("no frame for %.0f s: reopening the source", idle_s)
         self.capture.request_reopen()
         return True
+
+    def _capture_drops(self) -> dict[str, int]:
+        if isinstance(self.capture, Capture):
+            return {"queue": self.capture.stats.queue_drops}
+        stats = self.capture.stats().values()
+        return {"queue": sum(s.drops for s in stats), "ffc": sum(s.ffc for s in stats)}
+
+    def _source_metrics(self) -> dict[str, object]:
+        if isinstance(self.capture, Capture):
+            st = self.capture.stats
+            return {"reopens": st.reopens, "errors": st.source_errors, "stalls": st.stalls}
+        assert self.cameras is not None
+        stats = self.capture.stats().values()
+        return {"reopens": sum(s.reopens for s in stats), "errors": sum(s.errors for s in stats),
+                "stalls": sum(s.stalls for s in stats), "cameras": self.cameras.metrics()}
 
     def _outbox_state(self, error: str | None) -> None:
         """Degraded (the outbox cannot be written) or back to ok: tell the backend in info."""
@@ -287,15 +330,8 @@ class LiveGate:
         )
         stats = self.publisher.stats()
         payload["reconnects"] = max(0, int(str(stats.get("connects", 0))) - 1)
-        payload["dropped_frames"] = {
-            **dict(self.guard.dropped),
-            "queue": self.capture.stats.queue_drops,
-        }
-        payload["source"] = {
-            "reopens": self.capture.stats.reopens,
-            "errors": self.capture.stats.source_errors,
-            "stalls": self.capture.stats.stalls,
-        }
+        payload["dropped_frames"] = {**dict(self.guard.dropped), **self._capture_drops()}
+        payload["source"] = self._source_metrics()
         payload["watchdog"] = self.watchdog.state
         payload["commands"] = self.commands.stats()
         payload["threshold_c"] = self.pipeline.evidence.threshold_c

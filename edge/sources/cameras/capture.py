@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 # "ended": a finite device (a recording played as a camera) has no more frames.
 State = Literal["opening", "ok", "frozen", "lost", "ended"]
+# A flapping camera (lost, back, lost...) logs at most LOUD_LOGS state changes per LOG_WINDOW_S
+# at INFO/WARNING; the others go to DEBUG and are counted in the next loud line.
+LOG_WINDOW_S = 60.0
+LOUD_LOGS = 4
 # Elements hashed per frame for freeze detection: enough to see sensor noise anywhere in the
 # frame, cheap enough (~16 k bytes) to do on every frame of every camera.
 FREEZE_SAMPLE = 4096
@@ -123,6 +127,8 @@ class CameraThread:
         self._stats_lock = threading.Lock()
         self._call_since_ns: int | None = None  # clock at the start of the device call
         self._failures = 0  # failures in a row (backoff exponent)
+        self._loud_ns: list[int] = []  # clock of the state changes logged loudly, recent
+        self._quiet = 0  # state changes since, logged at DEBUG only
         self._opened = 0
         self.encoding: str | None = None  # the open device's, once opened
         self._thread = threading.Thread(target=self._run, name=f"capture {name}", daemon=True)
@@ -191,14 +197,22 @@ class CameraThread:
         before = self.stats.state
         if state == before:
             return
-        self._note(state=state, since_ns=self._clock_ns())
+        now = self._clock_ns()
+        self._note(state=state, since_ns=now)
+        self._loud_ns = [t for t in self._loud_ns if now - t < LOG_WINDOW_S * 1e9]
+        loud = len(self._loud_ns) < LOUD_LOGS
+        quiet, self._quiet = self._quiet, 0 if loud else self._quiet + 1
+        if loud:
+            self._loud_ns.append(now)
+        more = f" ({quiet} state changes not logged before this)" if loud and quiet else ""
         if state == "ok":
-            log.info("camera %s: delivering frames%s", self.name,
-                     "" if before == "opening" and self._opened <= 1 else f" again ({why})")
-        elif state in ("lost", "frozen"):
-            log.warning("camera %s: %s: %s", self.name, state, why)
+            level = logging.INFO
+            text = "delivering frames" + ("" if before == "opening" and self._opened <= 1
+                                          else f" again after {before}")
         else:
-            log.info("camera %s: %s: %s", self.name, state, why)
+            level = logging.INFO if state == "ended" else logging.WARNING
+            text = f"{state}: {why}"
+        log.log(level if loud else logging.DEBUG, "camera %s: %s%s", self.name, text, more)
 
     def _run(self) -> None:
         try:
