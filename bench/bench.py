@@ -3,7 +3,9 @@
 1 thread everywhere (OpenCV and BLAS pinned), as on a loaded 2-core gate box.
   - replay throughput (frames/s, multiple of real time) for the real kiosk footage in
     ../shared/data/thermal/cptv and for a synthetic 640x512 recording;
-  - the hot loop per frame for 1, 10 and 30 faces, vectorised vs a per-face Python loop.
+  - the hot loop per frame for 1, 10 and 30 faces, vectorised vs a per-face Python loop;
+  - decision latency of `gate-edge run` on real-time replays, and under overload
+    (bench/bench_latency.py).
 """
 
 from __future__ import annotations
@@ -142,6 +144,9 @@ def main() -> int:
     bench_hot_loop()
     bench_replay()
     bench_outbox_drain()
+    from bench_latency import bench_latency  # bench/ is the script's folder: on sys.path
+
+    bench_latency()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS of the benchmark process: {peak_mib:.0f} MiB")
     return 0
