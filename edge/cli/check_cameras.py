@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config_sources import THERMAL_SIZES
+from edge.core.types import ENCODINGS
 from edge.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -45,7 +46,6 @@ class Expected:
     kind: str  # "rgb" | "thermal"
     device: str  # "uvc", "lepton", "p2pro", "rtsp", "http"
     size: tuple[int, int] | None
-    encoding: str | None  # thermal: "centikelvin" | "p2pro"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +57,7 @@ class Probe:
     frame: DeviceFrame | None
     problem: str | None  # None: ok
     first_frame_s: float | None
+    encoding: str | None = None  # the open device's (thermal), as its frames are to be read
 
 
 def frame_problem(data: npt.NDArray[np.generic], expected: Expected) -> str | None:
@@ -98,15 +99,17 @@ def probe(role: str, opener: DeviceOpener, expected: Expected,
         device.close()
     if frame is None:
         return Probe(role, device.name, None, f"no frame within {timeout_s:g} s", None)
-    return Probe(role, device.name, frame, frame_problem(frame.data, expected),
-                 time.monotonic() - start)
+    problem = frame_problem(frame.data, expected)
+    if role == "thermal" and problem is None and device.encoding not in ENCODINGS:
+        problem = f"unknown thermal encoding {device.encoding!r}"
+    return Probe(role, device.name, frame, problem, time.monotonic() - start, device.encoding)
 
 
 def describe_probe(p: Probe, expected: Expected) -> str:
     if p.frame is None or p.first_frame_s is None:
         return f"camera {p.role}: {p.name}: {p.problem}"
     h, w = p.frame.data.shape[:2]
-    fmt = f"uint16 {expected.encoding}" if expected.kind == "thermal" else "BGR"
+    fmt = f"uint16 {p.encoding}" if expected.kind == "thermal" else "BGR"
     state = "ok" if p.problem is None else f"WRONG FORMAT: {p.problem}"
     ffc = " (FFC in progress)" if p.frame.ffc else ""
     return (f"camera {p.role}: {p.name}: {state} ({w}x{h} {fmt}, first frame after "
@@ -187,8 +190,7 @@ def save_snapshots(folder: Path, probes: list[Probe], expected: Mapping[str, Exp
             continue
         path = folder / f"{p.role}.png"
         if p.role == "thermal":
-            encoding = expected[p.role].encoding or "centikelvin"
-            write_png(path, thermal_view(p.frame.data, encoding))
+            write_png(path, thermal_view(p.frame.data, p.encoding or "centikelvin"))
         else:
             write_png(path, np.asarray(p.frame.data, np.uint8))
         written.append(path)
@@ -196,28 +198,14 @@ def save_snapshots(folder: Path, probes: list[Probe], expected: Mapping[str, Exp
 
 
 def configured_cameras(settings: Settings) -> dict[str, tuple[CameraConfig, DeviceOpener]]:
-    """The config's cameras by role ("thermal", "rgb"): their table and opener; {} for a source
-    that is not cameras."""
-    source = settings.source
-    if source.kind != "cameras":
+    """The config's cameras by role ("thermal", "rgb"): their table and opener, built as `run`
+    builds them (edge.app.cameras: real devices, or `fake` recordings played as cameras); {}
+    for a source that is not cameras."""
+    if settings.source.kind != "cameras":
         return {}
-    tables = {"thermal": source.thermal, "rgb": source.rgb}
-    return {role: (table, _opener(role, table))
-            for role, table in tables.items() if table is not None}
+    from edge.app.cameras import camera_openers
 
-
-def _opener(role: str, table: CameraConfig) -> DeviceOpener:
-    from edge.sources.cameras import CameraSpec, opener_for
-
-    if table.device == "fake":
-        raise ConfigError(f"source.{role}.device = 'fake': a recording, not a camera; "
-                          "record and check need real cameras")
-    spec = CameraSpec(
-        kind="thermal" if role == "thermal" else "rgb", device=table.device, path=table.path,
-        index=table.index, usb_id=table.usb_id, url=table.url, width=table.width,
-        height=table.height, fps=table.fps, fourcc=table.fourcc,
-        read_timeout_s=table.read_timeout_s, open_timeout_s=table.open_timeout_s)
-    return opener_for(spec)
+    return {role: (cam.table, cam.opener) for role, cam in camera_openers(settings).items()}
 
 
 def expected_of(role: str, table: CameraConfig) -> Expected:
@@ -226,8 +214,7 @@ def expected_of(role: str, table: CameraConfig) -> Expected:
     size = THERMAL_SIZES.get(table.device) if role == "thermal" else None
     if table.width is not None and table.height is not None:
         size = (table.width, table.height)
-    encoding = {"lepton": "centikelvin", "p2pro": "p2pro"}.get(table.device)
-    return Expected(role, table.device, size, encoding if role == "thermal" else None)
+    return Expected(role, table.device, size)
 
 
 def listing(cams: list[CameraInfo], dev_root: Path,
