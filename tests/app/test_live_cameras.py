@@ -19,7 +19,10 @@ from edge.app.cameras import Camera, Role
 from edge.app.live import LiveGate
 from edge.app.replay import replay
 from edge.config import CameraConfig, Settings, validate
+from edge.sim.rgb import synthesize_rgb
+from edge.sim.rgb_plan import RgbSceneSpec
 from edge.sim.thermal import SceneSpec, synthesize
+from edge.sources import open_recording
 from edge.sources.cameras.base import DeviceError
 from tests.integration.gate_process import SITE, Backend
 from tests.mqtt_helpers import RawSub
@@ -165,3 +168,30 @@ def test_a_camera_read_that_hangs_stops_the_watchdog(
         live.stop.set()
         runner.join(30.0)
     assert not runner.is_alive() and live.watchdog.stalls == 1
+
+
+def test_rgb_and_thermal_fake_cameras_screen_at_the_canthus(
+    broker: Any, gate: str, tmp_path: Path, models_ready: None
+) -> None:
+    scene = tmp_path / "scene"
+    summary = synthesize_rgb(scene, RgbSceneSpec(people=2, pair_fraction=0.0, seed=8))
+    h = open_recording(scene).meta.rgb_to_thermal
+    assert h is not None
+    fake = {"device": "fake", "path": str(scene), "speed": 2.0}
+    settings = _settings(broker, gate, fake, rgb=fake)
+    settings = settings.model_copy(update={"registration": settings.registration.model_copy(
+        update={"rgb_to_thermal": h.tolist()})})
+    backend = Backend(broker.url, gate)
+    try:
+        live = LiveGate(settings)
+        assert live.pipeline.uses_rgb and live.cameras is not None
+        assert list(live.cameras.supply.cameras) == ["thermal", "rgb"]
+        assert live.run() == 0
+        assert backend.wait_for(lambda ev: len(ev) >= summary.people, WAIT_S)
+    finally:
+        backend.close()
+    assert all(e["temperature"]["site"] == "canthus" for e in backend.events)
+    assert len({e["id"] for e in backend.events}) == summary.people
+    stats = live.cameras.supply.stats()
+    assert stats["rgb"].frames > 0 and stats["thermal"].frames > 0
+    assert live.loop.frames["rgb"] > 0 and not live.guard.dropped
