@@ -5,6 +5,7 @@ Fake clock and an injected backoff sleep; the fake devices' events say how far t
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 
 from edge.sources.cameras.base import DeviceError, DeviceFrame
-from edge.sources.cameras.capture import CameraThread
+from edge.sources.cameras.capture import LOG_WINDOW_S, LOUD_LOGS, CameraThread
 from tests.sources.cameras.fakes import FakeClock, FakeOpener, Sleeps, Step, frames, thermal
 
 WAIT_S = 10.0
@@ -217,3 +218,31 @@ def test_a_long_healthy_run_resets_the_backoff(
 def test_freeze_frames_must_allow_a_repeat() -> None:
     with pytest.raises(ValueError, match="freeze_frames"):
         CameraThread(FakeOpener([], FakeClock()), freeze_frames=1)
+
+
+def test_a_flapping_camera_logs_a_few_state_changes_then_counts_the_rest(
+    clock: FakeClock, running: list[CameraThread], caplog: pytest.LogCaptureFixture
+) -> None:
+    boom = DeviceError("thermal:fake: reset")
+    plans: list[list[Step] | Exception] = [[thermal(i), boom] for i in range(10)]
+    plans.append(["hang", thermal(99)])
+    opener = FakeOpener(plans, clock)
+    caplog.set_level(logging.DEBUG, "edge.sources.cameras.capture")
+    cam = _thread(opener, clock, Sleeps(), stall_s=100.0)
+    running.append(cam.start())
+    last = opener.device(10)
+    assert last.hanging.wait(WAIT_S)
+    changes = [r for r in caplog.records if r.getMessage().startswith("camera thermal:fake: ")
+               and "reopening" not in r.getMessage()]
+    loud = [r for r in changes if r.levelno >= logging.INFO]
+    # ok, lost, ok, lost, ... 20 changes within a few seconds of the fake clock: the first
+    # LOUD_LOGS loud, the rest at DEBUG
+    assert len(changes) == 20 and len(loud) == LOUD_LOGS
+    assert [r.levelno for r in loud] == [logging.INFO, logging.WARNING] * (LOUD_LOGS // 2)
+    assert cam.stats.errors == 10
+    clock.advance(LOG_WINDOW_S)  # a minute later the next change is loud again, with a count
+    last.release.set()
+    assert last.played.wait(WAIT_S)
+    back = [r for r in caplog.records if "state changes not logged before this" in r.getMessage()]
+    assert len(back) == 1 and back[0].levelno == logging.INFO
+    assert "delivering frames again after lost (16 state changes" in back[0].getMessage()
