@@ -25,6 +25,7 @@ from typing import Protocol
 from edge.app.latency import AckedRow, FrameClock, LatencyTracker, Rate, slowdown_s_from_env
 from edge.core.types import Decision, Frame, ThermalFrame
 from edge.pipeline.base import Pipeline
+from edge.sources.cameras.supply import CameraSupply
 from edge.sources.feed import Pacer
 from edge.sources.guard import Capture
 
@@ -194,4 +195,7 @@ class RunLoop:
                 "bound": supply.bound,
                 "drops": supply.stats.queue_drops,
             }
+        elif isinstance(supply, CameraSupply):  # one slot per camera: the newer frame wins
+            cams = supply.stats().values()
+            out["capture"] = {"bound": len(cams), "drops": sum(c.drops for c in cams)}
         return out

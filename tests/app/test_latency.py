@@ -14,10 +14,13 @@ from edge.app.latency import SLOW_ENV, FrameClock, LatencyTracker, slowdown_s_fr
 from edge.app.runner import RunLoop
 from edge.core.decide import DecideParams
 from edge.core.evidence import Evidence, EvidenceParams
-from edge.core.types import Decision, Frame, ThermalFrame
+from edge.core.types import Decision, Frame, StreamInfo, ThermalFrame
 from edge.pipeline.base import FrameReport
+from edge.sources.cameras.capture import CameraThread
+from edge.sources.cameras.supply import CameraSupply, shared_condition
 from edge.sources.guard import Capture
 from edge.transport.events import decision_body
+from tests.sources.cameras.fakes import FakeClock, FakeOpener, frames, thermal
 
 FRAME_NS = 40_000_000
 T0_NS = 1_000_000_000
@@ -140,3 +143,25 @@ def test_slowdown_seam_reads_milliseconds(
 ) -> None:
     monkeypatch.setenv(SLOW_ENV, value)
     assert slowdown_s_from_env() == pytest.approx(seconds)
+
+
+def test_cameras_report_their_one_slot_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SLOW_ENV, "20")
+    opener = FakeOpener([frames(thermal, range(30))], FakeClock(), period_s=0.01)
+    cam = CameraThread(opener, name="thermal:fake", clock_ns=opener.clock, cond=shared_condition())
+    supply = CameraSupply(StreamInfo("lepton", None), cam).start()
+    loop = RunLoop(OnePerson(first=0, at=-1), lambda _d: None)
+
+    def all_read() -> None:
+        if opener.devices and opener.devices[0].played.is_set():
+            loop.stop.set()
+
+    loop.hooks.before_frame = all_read
+    try:
+        assert not loop.run(supply)
+    finally:
+        supply.stop()
+    capture = loop.overload_metrics()["capture"]
+    processed = sum(loop.frames.values())
+    assert capture == {"bound": 1, "drops": cam.stats.drops}
+    assert cam.stats.drops > 0 and processed + cam.stats.drops <= 30
