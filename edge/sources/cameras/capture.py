@@ -300,8 +300,10 @@ class CameraThread:
                 self._count(ffc=1)  # the shutter, not the scene; not a freeze either
                 continue
             digest = _sample_hash(frame.data)
-            repeats = repeats + 1 if digest == last_hash else 1
-            last_hash = digest
+            # A uniform frame (a colour camera in the dark, a lens cap) repeats honestly: not
+            # a freeze (the frame guard drops such dead frames anyway).
+            repeats = 0 if digest is None else repeats + 1 if digest == last_hash else 1
+            last_hash = -1 if digest is None else digest
             if repeats >= self._freeze_frames:
                 return self._frozen(repeats)
             self._hand_over(frame)
@@ -337,12 +339,15 @@ class CameraThread:
             self._set_state("ok", "frames again")
 
 
-def _sample_hash(data: npt.NDArray[np.generic]) -> int:
+def _sample_hash(data: npt.NDArray[np.generic]) -> int | None:
     """CRC of a strided subsample of the frame's bytes (an odd stride, so it walks across
-    rows and columns rather than down one column)."""
+    rows and columns rather than down one column); None when the subsample is uniform."""
     flat = np.ascontiguousarray(data).reshape(-1)
     step = max(1, flat.size // FREEZE_SAMPLE) | 1
-    return zlib.crc32(np.ascontiguousarray(flat[::step]).tobytes()) ^ flat.size
+    sample = np.ascontiguousarray(flat[::step])
+    if sample.size == 0 or sample.min() == sample.max():
+        return None
+    return zlib.crc32(sample.tobytes()) ^ flat.size
 
 
 def _close(device: FrameDevice) -> None:

@@ -246,3 +246,15 @@ def test_a_flapping_camera_logs_a_few_state_changes_then_counts_the_rest(
     back = [r for r in caplog.records if "state changes not logged before this" in r.getMessage()]
     assert len(back) == 1 and back[0].levelno == logging.INFO
     assert "delivering frames again after lost (16 state changes" in back[0].getMessage()
+
+
+def test_uniform_frames_are_not_a_freeze(
+    clock: FakeClock, running: list[CameraThread]
+) -> None:
+    black = DeviceFrame(np.zeros((48, 64, 3), np.uint8))  # a colour camera in the dark
+    opener = FakeOpener([[*[black] * 12, thermal(1)]], clock)
+    cam = _thread(opener, clock, Sleeps(), freeze_frames=3)
+    running.append(cam.start())
+    assert opener.device(0).played.wait(WAIT_S)
+    stats = cam.stats
+    assert (stats.frames, stats.freezes, stats.reopens, stats.state) == (13, 0, 0, "ok")
