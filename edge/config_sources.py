@@ -110,8 +110,11 @@ class SourceConfig(_Section):
                 if getattr(self, key) is not None:
                     raise _cross(key, "{...}", "camera tables are only for kind = 'cameras'")
             return self
-        for key in ("path", "loop", "speed"):
-            if key in self.model_fields_set:
+        # By value, not by presence: a dumped and re-validated config (command-line
+        # overrides) carries every key with its default.
+        defaults = {"path": None, "loop": False, "speed": 1.0}
+        for key, default in defaults.items():
+            if getattr(self, key) != default:
                 raise _cross(key, str(getattr(self, key)),
                              "only for kind = 'replay' (a fake camera takes path, speed, loop "
                              "in its [source.thermal] / [source.rgb] table)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import load_config
+from edge.config import load_config, with_overrides
 from edge.errors import ConfigError
 
 LEPTON = '[source.thermal]\ndevice = "lepton"\nusb_id = "1e4e:0100"\n'
@@ -91,3 +91,11 @@ def test_a_url_password_never_reaches_the_message(tmp_path: Path) -> None:
     message = _load(tmp_path, '[source]\nkind = "cameras"\n' + LEPTON
                     + '[source.rgb]\ndevice = "http"\nurl = "rtsp://admin:secret@cam/1"\n')
     assert "secret" not in message and "rtsp://***@cam/1" in message
+
+
+def test_command_line_overrides_keep_a_camera_config(tmp_path: Path) -> None:
+    path = tmp_path / "gate.toml"
+    path.write_text('[source]\nkind = "cameras"\n' + LEPTON)
+    settings = with_overrides(load_config(path), site="s2")
+    assert settings.gate.site == "s2" and settings.source.kind == "cameras"
+    assert settings.source.thermal is not None and settings.source.thermal.device == "lepton"
