@@ -3,17 +3,20 @@ http.server sending multipart/x-mixed-replace JPEG frames made with cv2.imencode
 OpenCV's FFmpeg backend: frames arrive with the right size and content, the loss of the server
 is reported within the timeouts, and the opener reopens once the server is back.
 
-RTSP is not tested here: no RTSP server is installed in the test environment (the
-distribution's gst-rtsp-server is a library needing GObject bindings, not a server to run)."""
+RTSP: the same against GStreamer's RTSP server (rtsp_server.py, run by the system Python with
+the distribution's gst-rtsp-server bindings), skipped where those packages are not installed."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -213,3 +216,84 @@ def test_redact_url_hides_the_password() -> None:
     assert redact_url("rtsp://admin:s3cret@10.0.0.5:554/stream1") == (
         "rtsp://admin:***@10.0.0.5:554/stream1")
     assert redact_url("http://cam.local/mjpeg") == "http://cam.local/mjpeg"
+
+
+# ---- RTSP -------------------------------------------------------------------------------
+
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/bin")
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+# SMPTE bars, left to right, in BGR: grey/white, yellow, cyan, green, magenta, red, blue.
+SMPTE_BGR = [(235, 235, 235), (16, 235, 235), (235, 235, 16), (16, 235, 16), (235, 16, 235),
+             (16, 16, 235), (235, 16, 16)]
+
+
+def _rtsp_available() -> bool:
+    if SYSTEM_PYTHON is None:
+        return False
+    probe = ("import gi; gi.require_version('GstRtspServer', '1.0'); "
+             "from gi.repository import GstRtspServer")
+    return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
+
+
+class RtspServer:
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"rtsp://127.0.0.1:{self.port}/live"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self) -> None:
+        assert SYSTEM_PYTHON is not None
+        self.proc = subprocess.Popen([SYSTEM_PYTHON, str(RTSP_SERVER), str(self.port)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                     text=True)
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.readline().strip() == "ready"  # it listens from here on
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def rtsp_server() -> Iterator[RtspServer]:
+    if not _rtsp_available():
+        pytest.skip("no RTSP server: apt install gir1.2-gst-rtsp-server-1.0 "
+                    "gstreamer1.0-plugins-base gstreamer1.0-plugins-good (system python3-gi)")
+    srv = RtspServer()
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def test_rtsp_frames_loss_and_reopen(rtsp_server: RtspServer) -> None:
+    spec = CameraSpec(kind="rgb", device="rtsp", url=rtsp_server.url,
+                      read_timeout_s=READ_TIMEOUT_S, open_timeout_s=5.0)
+    opener = opener_for(spec)
+    device = opener()
+    frames = _read_frames(device, 10)
+    assert len(frames) == 10
+    bgr = frames[-1]
+    assert bgr.shape == (240, 320, 3) and bgr.dtype == np.uint8
+    for i, expected in enumerate(SMPTE_BGR):
+        got = bgr[60, int((i + 0.5) * 320 / 7)].astype(int)
+        assert np.abs(got - np.array(expected)).max() < 40, (i, got.tolist(), expected)
+
+    rtsp_server.stop()
+    stopped = time.monotonic()
+    with pytest.raises(DeviceError):
+        while time.monotonic() - stopped < 10:
+            device.read(READ_TIMEOUT_S)
+    assert time.monotonic() - stopped < 3 * READ_TIMEOUT_S + 1.0
+    device.close()
+    with pytest.raises(DeviceError, match="cannot open the stream"):
+        opener()
+
+    rtsp_server.start()
+    device = opener()
+    try:
+        assert len(_read_frames(device, 5)) == 5
+    finally:
+        device.close()
