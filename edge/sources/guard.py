@@ -115,12 +115,14 @@ class Capture:
     """Reads a source on its own thread and hands over only the latest frames.
 
     `open_frames` returns a fresh iterator each time the source is (re)opened. The queue is
-    bounded: when the pipeline falls behind, the oldest frame is dropped and counted, so
-    latency stays bounded and memory cannot grow. When the source raises, it is reopened after
-    a backoff: `min_backoff_s` for a new failure, doubling (up to `max_backoff_s`) each time the
-    same failure (type and message) comes back, even when frames came in between (a truncated
-    file fails the same way after every reopen). A different failure, a stream that ran for
-    `healthy_s` before failing, or one that ended cleanly starts again from `min_backoff_s`.
+    bounded (`depth`, default 1: the latest frame wins, as a camera's one-slot handoff): when
+    the pipeline falls behind, the oldest frame is dropped and counted, so latency stays
+    bounded and memory cannot grow; the end of a finite source never pushes a frame out.
+    When the source raises, it is reopened after a backoff: `min_backoff_s` for a new failure,
+    doubling (up to `max_backoff_s`) each time the same failure (type and message) comes back,
+    even when frames came in between (a truncated file fails the same way after every reopen).
+    A different failure, a stream that ran for `healthy_s` before failing, or one that ended
+    cleanly starts again from `min_backoff_s`.
     Each failure is logged once, with its count in the run and the wait before the reopen.
     `read_blocked_s` says how long the thread has been inside one read of the source (for
     the watchdog: a read that never returns is a hang, not an idle source).
@@ -130,7 +132,7 @@ class Capture:
         self,
         open_frames: Callable[[], Iterator[Frame]],
         *,
-        depth: int = 2,
+        depth: int = 1,
         min_backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         healthy_s: float = 60.0,
@@ -188,6 +190,12 @@ class Capture:
                 self.stats.depth_max = max(self.stats.depth_max, self._queue.qsize())
                 return
             except queue.Full:
+                if item is None:  # the end waits for room: it must not push out a last frame
+                    try:
+                        self._queue.put(None, timeout=0.1)
+                        return
+                    except queue.Full:
+                        continue
                 try:
                     self._queue.get_nowait()
                     self.stats.queue_drops += 1

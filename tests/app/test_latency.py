@@ -165,3 +165,4 @@ def test_cameras_report_their_one_slot_drops(monkeypatch: pytest.MonkeyPatch) ->
     processed = sum(loop.frames.values())
     assert capture == {"bound": 1, "drops": cam.stats.drops}
     assert cam.stats.drops > 0 and processed + cam.stats.drops <= 30
+
