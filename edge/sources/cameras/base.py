@@ -144,6 +144,11 @@ def _is_usb_id(text: str) -> bool:
     return bool(sep) and all(len(p) == 4 and set(p) <= hexdigits for p in (vendor, product))
 
 
+# (width, height) of the thermal frames a device delivers after parsing (telemetry rows and
+# the P2 Pro's image half removed): what a ThermalStreamMeta needs before the first frame.
+THERMAL_SIZES: dict[str, tuple[int, int]] = {"lepton": (160, 120), "p2pro": (256, 192)}
+
+
 def encoding_for(device: str) -> str | None:
     """The thermal encoding a device's frames are in (edge.thermal.radiometry); None for RGB."""
     return {"lepton": "centikelvin", "p2pro": "p2pro"}.get(device)

@@ -7,6 +7,9 @@ from types import SimpleNamespace
 import pytest
 
 from edge.sources.cameras import CameraSpec, as_spec, encoding_for
+from edge.sources.cameras.base import THERMAL_SIZES
+from edge.sources.cameras.lepton import LEPTON_HEIGHT, LEPTON_WIDTH
+from edge.sources.cameras.p2pro import P2PRO_HEIGHT, P2PRO_WIDTH
 
 
 def test_valid_specs_and_target() -> None:
@@ -16,6 +19,8 @@ def test_valid_specs_and_target() -> None:
     assert CameraSpec(kind="rgb", device="rtsp", url="rtsp://cam/1").target == "rtsp://cam/1"
     assert (encoding_for("lepton"), encoding_for("p2pro"), encoding_for("uvc")) == (
         "centikelvin", "p2pro", None)
+    assert THERMAL_SIZES == {"lepton": (LEPTON_WIDTH, LEPTON_HEIGHT),
+                             "p2pro": (P2PRO_WIDTH, P2PRO_HEIGHT)}
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
