@@ -133,7 +133,9 @@ def _spec_problems(spec: CameraSpec) -> list[str]:
         out.append(f"fourcc {spec.fourcc!r} is not 4 characters")
     for name in ("width", "height", "fps", "read_timeout_s", "open_timeout_s"):
         value = getattr(spec, name)
-        if value is not None and value <= 0:
+        if value is None and name.endswith("timeout_s"):
+            out.append(f"{name} is required")
+        elif value is not None and value <= 0:
             out.append(f"{name} must be > 0 (got {value})")
     return out
 

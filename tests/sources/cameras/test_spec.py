@@ -34,6 +34,7 @@ def test_valid_specs_and_target() -> None:
     ({"kind": "rgb", "device": "uvc", "index": 0, "fourcc": "MJPEG"}, "not 4 characters"),
     ({"kind": "rgb", "device": "uvc", "index": 0, "fps": 0}, "fps must be > 0"),
     ({"kind": "rgb", "device": "gige", "index": 0}, "device 'gige' is not one of"),
+    ({"kind": "rgb", "device": "uvc", "index": 0, "read_timeout_s": None}, "is required"),
 ])
 def test_invalid_specs_say_why(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
