@@ -87,10 +87,6 @@ def test_record_fake_cameras_then_replay(tmp_path: Path, setup: tuple[Path, set[
     assert (result.thermal_frames, result.rgb_frames) == (len(thermal), len(rgb))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "edge.config.with_overrides re-validates model_dump(), which sets source.path/loop/speed, "
-    "and SourceConfig refuses them for kind = 'cameras' (model_fields_set): every command "
-    "going through main._settings (check, run) fails on a camera config"))
 def test_check_snapshot_with_fake_cameras(tmp_path: Path, setup: tuple[Path, set[str]],
                                           capsys: pytest.CaptureFixture[str]) -> None:
     config, _ = setup
@@ -106,8 +102,7 @@ def test_check_snapshot_with_fake_cameras(tmp_path: Path, setup: tuple[Path, set
 
 def test_check_cameras_on_fake_cameras(tmp_path: Path, setup: tuple[Path, set[str]],
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    """The camera part of `check` on the loaded config (what the xfail above does through
-    main once the override bug is fixed)."""
+    """The camera part of `check` alone, on fake sysfs and /dev roots."""
     from edge.cli.check_cameras import check_cameras
 
     config, _ = setup
