@@ -17,17 +17,19 @@ The cadence rule (frame counts; `entry_every` = floor(entry_ms * fps), 3 at 15 f
   the previous one, outside each known face, its hair and the body below it, in at least
   `motion_cells` cells by more than `motion_diff` grey levels), or a known face moves faster
   than `fast_speed` face widths a frame: at most `entry_every` frames between two
-  detections. A person entering moves, so they are found at most entry_every - 1 frames
-  after their first frame fully in view (133 ms at 15 fps; the bound is 200 ms);
+  detections. A person entering moves, so, if the detector can see them, they are found at
+  most entry_every - 1 frames after their first frame fully in view (133 ms at 15 fps; the
+  bound is 200 ms; tests/vision/test_cadence.py checks every phase of the cycle);
 - otherwise (a still scene, or only known faces moving slowly): every `detect_every` frames.
 
 Not covered here: "a new region warming in the thermal frame" (issue 13) needs the thermal
 frame, which this vision stage never sees; motion in the RGB frame covers the same entries.
 
-Measured alternative (bench/bench_rgbt.py, `FlowFinder`): pyramidal Lucas-Kanade optical flow
-of the 5 landmarks between frames instead of O-Net. It has no face score (a face is lost only
-when a point's flow fails), loses faces that walk out fast and lets landmarks run off (up to
-100 px on the 12-person scene, against 3.6 px for O-Net), and is no faster: O-Net it is.
+Measured alternative (bench/bench_follow.py, `FlowFinder`): pyramidal Lucas-Kanade optical
+flow of the 5 landmarks between frames instead of O-Net. It has no face score (a face is lost
+only when a point's flow fails), keeps ghosts of faces that walk out and lets landmarks run
+off (about 100 px at worst on the 12-person gate scene, against 3.6 px for O-Net), and is no
+faster (1.59 against 1.54 ms a frame): O-Net it is.
 `_relocalise` is the one method to override for such a follower.
 """
 
@@ -62,7 +64,6 @@ COLLAPSE_IOU = 0.5  # two followed faces overlapping this much are one face
 # (1.05 w either side). A pair's partner stands 2.25 w or more away, outside it.
 MASK_HALF_W = 1.15
 MASK_ABOVE_H = 0.6
-FLOW_WIN = (15, 15)
 
 
 class CadencedFinder:
