@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.broker]
 
 SLOW_MS = 50
 SCENE_FPS = 25.0
+CAP_FPS = 1e3 / SLOW_MS + 1.5
 
 # The run loop reports latency and the capture queue once `gate-edge run` attaches its
 # publisher to the loop (edge/app/live.py: `self.loop.attach(publisher)`).
@@ -78,13 +79,14 @@ def test_slowed_real_time_replay_drops_frames_not_people(tmp_path: Path, broker:
     assert "?" not in by_person, "an event for nobody in view"
     assert len(by_person) == people, "a person decided nowhere"
     assert all(len(ids) == 1 for ids in by_person.values()), by_person
-    # 50 ms a frame caps processing at 20 fps: the other frames of 25 were dropped at capture.
-    assert 0 < last["fps"]["thermal"] <= 1e3 / SLOW_MS
+    # 50 ms a frame caps processing at 20 fps (+ a frame counted as it starts, at the edge
+    # of a metrics interval): the other frames of 25 were dropped at capture.
+    assert 0 < last["fps"]["thermal"] <= CAP_FPS
     assert last["dropped_frames"]["queue"] > 0
     if not LIVE_WIRED:
         pytest.xfail("edge/app/live.py does not attach the run loop to its publisher yet")
     processing = last["processing"]
-    assert processing["slow_ms"] == SLOW_MS and 0 < processing["fps"] <= 1e3 / SLOW_MS
+    assert processing["slow_ms"] == SLOW_MS and 0 < processing["fps"] <= CAP_FPS
     capture = last["capture"]
     assert capture["drops"] > 0
     depths = [m["capture"]["depth_max"] for m in metrics.messages]
