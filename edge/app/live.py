@@ -202,6 +202,7 @@ class LiveGate:
             extra_info=self._info_extra(), lazy_outbox=True,
         )
         self.publisher = publisher
+        self.loop.attach(publisher)  # decision latency from PUBACKs; processing/capture metrics
         self.commands.on_result = publisher.publish_command_result
         self.commands.on_applied = lambda: publisher.update_info(self._info_extra())
         # Verified only from here on (paho may enqueue earlier): every result has its sink.

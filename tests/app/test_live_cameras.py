@@ -125,6 +125,7 @@ def test_a_vanished_camera_is_reported_lost_and_back(
         cams = metrics["source"]["cameras"]["thermal"]
         assert (cams["reopens"], cams["errors"], cams["state"]) == (1, 3, "ok")
         assert cams["frames"] == 10 and metrics["source"]["errors"] == 3
+        assert metrics["capture"]["bound"] == 1  # one slot: the thermal camera's
         back.release.set()
     finally:
         live.stop.set()
