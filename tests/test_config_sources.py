@@ -99,3 +99,11 @@ def test_command_line_overrides_keep_a_camera_config(tmp_path: Path) -> None:
     settings = with_overrides(load_config(path), site="s2")
     assert settings.gate.site == "s2" and settings.source.kind == "cameras"
     assert settings.source.thermal is not None and settings.source.thermal.device == "lepton"
+
+
+def test_the_configs_thermal_sizes_are_the_parsers() -> None:
+    # The config layer cannot import the devices; the two tables must not drift apart.
+    from edge.config_sources import THERMAL_SIZES
+    from edge.sources.cameras.base import THERMAL_SIZES as PARSED
+
+    assert THERMAL_SIZES == PARSED
