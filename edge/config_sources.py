@@ -11,9 +11,9 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.config_base import LaxPath, _cross, _Section
 
-CameraDevice = Literal["uvc", "lepton", "p2pro", "rtsp", "http", "fake"]
+CameraDevice = Literal["uvc", "lepton", "p2pro", "rtsp", "http", "picamera", "fake"]
 THERMAL_DEVICES = ("lepton", "p2pro", "fake")
-RGB_DEVICES = ("uvc", "rtsp", "http", "fake")
+RGB_DEVICES = ("uvc", "rtsp", "http", "picamera", "fake")
 NETWORK_DEVICES = ("rtsp", "http")
 # The frame each thermal camera delivers (width, height): FLIR Lepton 3.x, InfiRay P2 Pro's
 # raw half. A camera table may override it (a Lepton 2.x is 80x60).
@@ -23,13 +23,14 @@ _NAMES = ("path", "index", "usb_id", "url")
 
 class CameraConfig(_Section):
     """One camera. `device`: uvc (RGB USB/V4L2), lepton (FLIR Lepton 3.x on PureThermal),
-    p2pro (InfiRay P2 Pro / Topdon TC001), rtsp | http (network RGB), fake (a recording folder
+    p2pro (InfiRay P2 Pro / Topdon TC001), rtsp | http (network RGB), picamera (the Raspberry
+    Pi camera through picamera2: the gate-edge[picamera] extra), fake (a recording folder
     played as a camera: installers' dry runs and tests). Exactly one of path, index, usb_id
-    or url names it (fake: path, the recording)."""
+    or url names it (fake: path, the recording; picamera: index, the camera number)."""
 
     device: CameraDevice
     path: str | None = None  # /dev/video0, /dev/gate-thermal (udev symlink); fake: recording
-    index: int | None = Field(None, ge=0, le=63)  # /dev/video<index>
+    index: int | None = Field(None, ge=0, le=63)  # /dev/video<index>; picamera: camera number
     usb_id: str | None = None  # vendor:product in hex, "1e4e:0100" (found through sysfs)
     url: str | None = None  # rtsp://... or http://.../mjpeg
     width: int | None = Field(None, ge=16, le=7680)  # requested (RGB); thermal: the frame's
@@ -65,6 +66,9 @@ class CameraConfig(_Section):
                                       "http://...)")
         if self.device == "fake" and self.path is None:
             raise _cross("path", None, "required for device = 'fake' (a recording folder)")
+        if self.device == "picamera" and self.index is None:
+            raise _cross("index", None, "required for device = 'picamera' (the camera "
+                                        "number: 0 for the first)")
         named = [n for n in _NAMES if getattr(self, n) is not None]
         if len(named) != 1:
             field = named[1] if named else "path"

@@ -16,8 +16,8 @@ import numpy as np
 from edge.errors import EdgeError
 
 Kind = Literal["rgb", "thermal"]
-DeviceKind = Literal["uvc", "lepton", "p2pro", "rtsp", "http"]
-DEVICE_KINDS: tuple[str, ...] = ("uvc", "lepton", "p2pro", "rtsp", "http")
+DeviceKind = Literal["uvc", "lepton", "p2pro", "rtsp", "http", "picamera"]
+DEVICE_KINDS: tuple[str, ...] = ("uvc", "lepton", "p2pro", "rtsp", "http", "picamera")
 THERMAL_DEVICES: tuple[str, ...] = ("lepton", "p2pro")
 NETWORK_DEVICES: tuple[str, ...] = ("rtsp", "http")
 
@@ -76,7 +76,8 @@ class CameraSpec:
     """One camera as the openers need it (the config's camera section converts into this).
 
     kind: "rgb" | "thermal". device: "uvc" (RGB USB/V4L2 camera), "lepton" (FLIR Lepton 3.x on a
-    PureThermal board), "p2pro" (InfiRay P2 Pro / Topdon TC001), "rtsp" | "http" (network).
+    PureThermal board), "p2pro" (InfiRay P2 Pro / Topdon TC001), "rtsp" | "http" (network),
+    "picamera" (the Raspberry Pi camera through picamera2; index is its camera number).
     Exactly one of path ("/dev/video0"), index (0), usb_id ("1e4e:0100", vendor:product in hex)
     or url ("rtsp://...", "http://.../mjpeg") names the device; network devices need url.
     width, height, fps, fourcc ("MJPG"): requested from UVC RGB cameras where offered, None
@@ -125,6 +126,8 @@ def _spec_problems(spec: CameraSpec) -> list[str]:
                    + (", ".join(named) or "none") + ")")
     if spec.device in NETWORK_DEVICES and spec.url is None:
         out.append(f"a {spec.device} camera needs url")
+    if spec.device == "picamera" and spec.index is None:
+        out.append("a picamera is named by index (its camera number, 0 for the first)")
     if spec.device not in NETWORK_DEVICES and spec.url is not None:
         out.append(f"url is only for rtsp/http cameras, not {spec.device!r}")
     if spec.usb_id is not None and not _is_usb_id(spec.usb_id):

@@ -1,4 +1,4 @@
-"""`opener_for`: the DeviceOpener for a camera (UVC/V4L2 or network/FFmpeg)."""
+"""`opener_for`: the DeviceOpener for a camera (UVC/V4L2, network/FFmpeg or the Pi camera)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def opener_for(camera: CameraSpec | Mapping[str, object] | object) -> DeviceOpen
         if spec.device in NETWORK_DEVICES:
             from edge.sources.cameras.network import open_network
             return open_network(spec)
+        if spec.device == "picamera":
+            from edge.sources.cameras.picam import open_picamera
+            return open_picamera(spec)
         from edge.sources.cameras.uvc import open_uvc
         return open_uvc(spec)
 
