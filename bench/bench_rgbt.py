@@ -55,7 +55,7 @@ H_RGB_TO_THERMAL = np.array([[0.25, 0.0, 0.0], [0.0, 0.25, 0.0], [0.0, 0.0, 1.0]
 FPS = 15.0
 CYCLE = 30  # frames of the sway cycle (2 s)
 SWAY_PX = 4.0
-DETECT_EVERY = 12  # the config's default
+DETECT_EVERY = 6  # the config's default
 
 
 def _portrait() -> np.ndarray:

@@ -119,7 +119,7 @@ class RgbConfig(_Section):
     min_face_px: int = Field(40, ge=8, le=2000)  # narrower faces are tracked, not measured
     # Full face detection at least every this many RGB frames (1: every frame); faces are
     # followed by O-Net in between, and motion or a lost face detects sooner (edge.vision.cadence).
-    detect_every: int = Field(12, ge=1, le=60)
+    detect_every: int = Field(6, ge=1, le=60)
 
 
 class RegistrationConfig(_Section):

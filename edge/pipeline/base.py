@@ -66,7 +66,7 @@ class FaceParams:
     threads: int = 1
     score_threshold: float = 0.5
     min_face_px: float = 40.0  # RGB pixels; narrower faces are tracked, not measured
-    detect_every: int = 12  # full detection every N RGB frames at most (1: every frame)
+    detect_every: int = 6  # full detection every N RGB frames at most (1: every frame)
     canthus_radius_px: int = 2
     min_thermal_face_px: float = 12.0
     max_pair_ms: float = 150.0

@@ -80,7 +80,7 @@ class CadencedFinder:
         self,
         analyzer: FaceAnalyzer,
         *,
-        detect_every: int = 12,
+        detect_every: int = 6,
         fps: float | None = None,
         entry_ms: float = ENTRY_MS,
         lost_prob: float = LOST_PROB,

@@ -215,7 +215,7 @@ def test_config_key_and_wiring(models_ready: None) -> None:
     adaptive = build_pipeline(validate({}, "test"), meta)
     assert isinstance(adaptive, RgbThermalPipeline)
     assert isinstance(adaptive.finder, CadencedFinder)
-    assert (adaptive.finder.detect_every, adaptive.finder.entry_every) == (12, 3)
+    assert (adaptive.finder.detect_every, adaptive.finder.entry_every) == (6, 3)
     every = build_pipeline(validate({"rgb": {"detect_every": 1}}, "test"), meta)
     assert isinstance(every, RgbThermalPipeline) and type(every.finder) is FaceAnalyzer
     for bad in (0, 61, "3"):
