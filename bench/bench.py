@@ -59,10 +59,12 @@ def bench_replay() -> None:
     else:
         print(f"| (kiosk footage skipped: {SHARED} absent) | | | | |")
     with tempfile.TemporaryDirectory() as tmp:
-        for w, h, people in ((160, 120, 24), (640, 512, 8)):
+        # 256x192 @ 25 fps: the P2 Pro / TC001 thermal-only kiosk (issue 13's second scene).
+        for w, h, fps, people in ((160, 120, 9.0, 24), (256, 192, 25.0, 12), (640, 512, 9.0, 8)):
             scene = Path(tmp) / f"s{w}"
-            synthesize(scene, SceneSpec(people=people, width=w, height=h, seed=1))
-            print(_replay_row(f"synthetic {w}x{h} @ 9 fps, {people} people", scene, {}))
+            synthesize(scene, SceneSpec(people=people, width=w, height=h, fps=fps, seed=1))
+            name = f"synthetic {w}x{h} @ {fps:g} fps, {people} people"
+            print(_replay_row(name, scene, {}))
 
 
 Arrays = tuple[np.ndarray, np.ndarray, np.ndarray]
