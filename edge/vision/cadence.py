@@ -20,7 +20,20 @@ The cadence rule (frame counts; `entry_every` = floor(entry_ms * fps), 3 at 15 f
   detections. A person entering moves, so, if the detector can see them, they are found at
   most entry_every - 1 frames after their first frame fully in view (133 ms at 15 fps; the
   bound is 200 ms; tests/vision/test_cadence.py checks every phase of the cycle);
-- otherwise (a still scene, or only known faces moving slowly): every `detect_every` frames.
+- otherwise (a still scene, or only known faces moving slowly): every `current_every` frames,
+  which is `detect_every` unless the box is loaded (below).
+
+Load (issue 13): the finder times its own `analyze` (the injectable `clock`, perf_counter by
+default) against the frame interval 1/fps and keeps an EWMA (`BUSY_ALPHA`, ~10 frames) of
+that busy share, each frame's share clipped at 1 so one slow frame (a model warming up)
+cannot swing it alone. It cannot see the rest of the pipeline's time, so the rule is
+conservative: on each detection frame, if the finder alone takes more than `BUSY_SHARE_HIGH`
+(half) of the interval the still-scene interval doubles, up to `max_every` = min(4 x
+detect_every, 60 frames = 4 s at 15 fps); below `BUSY_SHARE_LOW` (a quarter) it halves back,
+never below `detect_every`. The gap between the thresholds keeps it from flapping. Only the
+still-scene interval adapts: the entry bound and the lost-face rule hold under any load.
+With fps None (unknown frame interval), or detect_every 1 (detect on every frame, asked
+for), it stays at `detect_every`. `busy_share` and `current_every` expose the state.
 
 Not covered here: "a new region warming in the thermal frame" (issue 13) needs the thermal
 frame, which this vision stage never sees; motion in the RGB frame covers the same entries.
@@ -36,6 +49,8 @@ faster (1.59 against 1.54 ms a frame): O-Net it is.
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -64,6 +79,11 @@ COLLAPSE_IOU = 0.5  # two followed faces overlapping this much are one face
 # (1.05 w either side). A pair's partner stands 2.25 w or more away, outside it.
 MASK_HALF_W = 1.15
 MASK_ABOVE_H = 0.6
+BUSY_SHARE_HIGH = 0.5  # the finder alone above this share of the frame interval: slow down
+BUSY_SHARE_LOW = 0.25  # below this: speed back up toward detect_every
+BUSY_ALPHA = 0.1  # EWMA weight of one frame's busy share (about 10 frames' memory)
+MAX_EVERY_FACTOR = 4  # the still-scene interval grows to at most this x detect_every...
+MAX_EVERY_FRAMES = 60  # ...and at most this many frames (4 s at 15 fps)
 
 
 class CadencedFinder:
@@ -71,7 +91,9 @@ class CadencedFinder:
 
     analyzer: the FaceAnalyzer whose detector, O-Net and quality thresholds are used.
     detect_every: frames between two detections in a still scene (1 = every frame).
-    fps: the RGB frame rate, to turn `entry_ms` into frames (None: UNKNOWN_FPS).
+    fps: the RGB frame rate, to turn `entry_ms` into frames (None: UNKNOWN_FPS) and to measure
+    load against (None: no load adaptation).
+    clock: seconds, monotonic (time.perf_counter; tests inject a fake one).
     `frames` and `detections` count the calls and the full detections (benchmarks, metrics).
     Not thread-safe (one instance per pipeline thread, like the analyzer).
     """
@@ -87,6 +109,7 @@ class CadencedFinder:
         motion_diff: int = MOTION_DIFF,
         motion_cells: int = MOTION_CELLS,
         fast_speed: float = FAST_SPEED,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every = {detect_every}: must be at least 1")
@@ -108,6 +131,21 @@ class CadencedFinder:
         self._since = 0  # frames since the last detection
         self._force = True
         self._small: U8 | None = None
+        self._clock = clock
+        self._frame_s = 1.0 / fps if fps is not None and fps > 0 else None
+        self.max_every = max(detect_every, min(MAX_EVERY_FACTOR * detect_every, MAX_EVERY_FRAMES))
+        self._every = detect_every
+        self._busy = 0.0
+
+    @property
+    def current_every(self) -> int:
+        """Frames between two detections in a still scene now (detect_every..max_every)."""
+        return self._every
+
+    @property
+    def busy_share(self) -> float:
+        """EWMA of the finder's processing time per frame over the frame interval (0..1)."""
+        return self._busy
 
     @property
     def boxes(self) -> F32:
@@ -121,6 +159,12 @@ class CadencedFinder:
 
     def analyze(self, bgr: U8) -> Detections:
         """Faces of the (H, W, 3) uint8 BGR frame, as `FaceAnalyzer.analyze` gives them."""
+        start_s = self._clock()
+        det = self._analyze(bgr)
+        self._load(self._clock() - start_s)
+        return det
+
+    def _analyze(self, bgr: U8) -> Detections:
         self.frames += 1
         moving = self._motion(bgr)
         if self._due(moving):
@@ -138,13 +182,27 @@ class CadencedFinder:
 
     # ------------------------------------------------------------------ cadence
 
+    def _load(self, busy_s: float) -> None:
+        """Fold one frame's processing time into the busy share; on a detection frame, adapt
+        the still-scene interval (once per detection, so one step per cycle at most)."""
+        if self._frame_s is None or self.detect_every == 1:
+            return
+        share = min(1.0, max(0.0, busy_s / self._frame_s))
+        self._busy += BUSY_ALPHA * (share - self._busy)
+        if self._since != 0:
+            return
+        if self._busy > BUSY_SHARE_HIGH:
+            self._every = min(self.max_every, self._every * 2)
+        elif self._busy < BUSY_SHARE_LOW:
+            self._every = max(self.detect_every, self._every // 2)
+
     def _due(self, moving: bool) -> bool:
         if self._force or self.detect_every == 1:
             return True
         gap = self._since + 1  # frames since the last detection if it ran now
         if moving or self._fast():
             return gap >= self.entry_every
-        return gap >= self.detect_every
+        return gap >= self._every
 
     def _fast(self) -> bool:
         if self._boxes.shape[0] == 0:

@@ -221,3 +221,96 @@ def test_config_key_and_wiring(models_ready: None) -> None:
     for bad in (0, 61, "3"):
         with pytest.raises((ValidationError, Exception), match="detect_every"):
             validate({"rgb": {"detect_every": bad}}, "test")
+
+
+class _FakeClock:
+    """Seconds that advance by `step_s` at each reading: the finder reads it before and after
+    its work, so every frame's processing time is exactly `step_s`."""
+
+    def __init__(self) -> None:
+        self.t_s = 0.0
+        self.step_s = 0.0
+
+    def __call__(self) -> float:
+        self.t_s += self.step_s
+        return self.t_s
+
+
+def _still(finder: CadencedFinder, portrait: U8, rng: np.random.Generator, frames: int) -> None:
+    background = _background()
+    for _ in range(frames):
+        assert finder.analyze(_frame(background, portrait, [40], rng)).count == 1
+
+
+def test_still_interval_grows_under_load_and_comes_back(analyzer: FaceAnalyzer,
+                                                        portrait: U8) -> None:
+    clock = _FakeClock()
+    finder = CadencedFinder(analyzer, detect_every=6, fps=FPS, clock=clock)
+    assert finder.max_every == 24 and finder.current_every == 6
+    rng = np.random.default_rng(5)
+    _still(finder, portrait, rng, 20)  # a real frame is fast next to the fake clock's 0 s
+    assert finder.current_every == 6 and finder.busy_share == 0.0
+    clock.step_s = 0.8 / FPS  # the finder takes 80 % of each frame interval
+    seen = []
+    for _ in range(120):
+        _still(finder, portrait, rng, 1)
+        seen.append(finder.current_every)
+    assert finder.busy_share > 0.5
+    assert finder.current_every == 24  # the cap: 4 x detect_every
+    assert set(seen) == {6, 12, 24}  # doubled, one step at a time, never past the cap
+    detections = finder.detections
+    _still(finder, portrait, rng, 48)
+    assert finder.detections - detections == 2  # a still scene: once per 24 frames
+    clock.step_s = 0.1 / FPS  # fast again: 10 %
+    for _ in range(120):
+        _still(finder, portrait, rng, 1)
+    assert finder.busy_share < 0.25
+    assert finder.current_every == 6  # back to the configured interval, not below
+
+
+def test_load_cap_is_60_frames() -> None:
+    class _Unused:
+        pass
+
+    def make(every: int, fps: float | None) -> CadencedFinder:
+        return CadencedFinder(_Unused(), detect_every=every, fps=fps)  # type: ignore[arg-type]
+
+    assert make(6, FPS).max_every == 24
+    assert make(20, FPS).max_every == 60  # 4 s at 15 fps
+    assert make(60, FPS).max_every == 60  # never below detect_every
+
+
+def test_unknown_rate_does_not_adapt(analyzer: FaceAnalyzer, portrait: U8) -> None:
+    clock = _FakeClock()
+    clock.step_s = 1.0  # slow against any frame rate
+    finder = CadencedFinder(analyzer, detect_every=6, fps=None, clock=clock)
+    _still(finder, portrait, np.random.default_rng(6), 40)
+    assert finder.current_every == 6 and finder.busy_share == 0.0
+    assert finder.detections <= 40 // 6 + 2  # today's fixed still-scene interval
+
+
+def test_a_face_entering_under_load_is_detected_within_200_ms(analyzer: FaceAnalyzer,
+                                                              portrait: U8) -> None:
+    """The still-scene interval at its cap (the finder looks slow): the entry rule still
+    finds a person walking in within entry_every frames, whatever the phase."""
+    background, pw = _background(), portrait.shape[1]
+    for phase in range(0, 24, 5):
+        clock = _FakeClock()
+        finder = CadencedFinder(analyzer, detect_every=6, fps=FPS, clock=clock)
+        clock.step_s = 0.9 / FPS
+        rng = np.random.default_rng(phase)
+        _still(finder, portrait, rng, 60 + phase)
+        assert finder.current_every == finder.max_every == 24
+        x0, full_i, found_i = 640, None, None
+        for i in range(40):
+            x0 -= 20  # 300 px/s at 15 fps
+            det = finder.analyze(_frame(background, portrait, [40, x0], rng))
+            if full_i is None and x0 + pw <= 640:
+                full_i = i
+            if found_i is None and _hits(det.boxes, 300, 640):
+                found_i = i
+            if full_i is not None and found_i is not None:
+                break
+        assert full_i is not None and found_i is not None, phase
+        assert found_i - full_i < finder.entry_every, phase  # within 200 ms
+        assert finder.current_every == 24  # the load rule was untouched by the entry
