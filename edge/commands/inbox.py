@@ -139,8 +139,11 @@ class CommandInbox:
             self.counters["bad_args"] += 1
             self._report(command.id, command.name, "bad_args")
             return False
+        # Settings are small and worth seeing; list sync carries face templates (biometric
+        # data, up to 15 KiB a part), which never go to the journal.
+        shown = command.args if self._handlers[command.name].settings else "(list data)"
         log.info("command applied: %s %s (id %s, key %s)",
-                 command.name, command.args, command.id, command.kid)
+                 command.name, shown, command.id, command.kid)
         self.counters["applied"] += 1
         if self._handlers[command.name].settings:  # list sync persists in the list store
             self._store.record_applied(command.name, command.args, command.id)

@@ -140,3 +140,38 @@ def test_inbox_records_restores_and_reports(
     again.restore()
     assert restarted == {"mode": "strict"}
     assert again.settings_info()["set_mode.mode"] == "strict"
+
+
+def test_commands_that_persist_themselves_are_not_settings_nor_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """List sync (settings=False): applied and reported, but its arguments (face templates)
+    are neither written to commands.json nor logged; a handler's own refusal is reported
+    with its reason."""
+    from edge.commands.handlers import CommandRejected
+
+    caplog.set_level(logging.INFO, logger="edge.commands")
+    clock, results = Clock(), []  # type: ignore[var-annotated]
+    store = CommandStore.open(tmp_path)
+    applied: list[str] = []
+
+    def apply(args: ModeArgs) -> None:
+        if args.mode == "gap":
+            raise CommandRejected("version_gap", "base 5, gate at 3")
+        applied.append(args.mode)
+
+    handlers = HandlerRegistry()
+    handlers.register("set_mode", ModeArgs, apply, settings=False)
+    inbox = CommandInbox(verifier(store, clock), handlers, store=store)
+    inbox.on_result = results.append
+    inbox.start()
+    try:
+        inbox.on_message(topic(), signed(mode="TEMPLATE-BYTES"))
+        inbox.on_message(topic(), signed(at_ns=T0 + 1, mode="gap"))
+    finally:
+        inbox.stop()
+    assert inbox.apply_pending() == 1 and applied == ["TEMPLATE-BYTES"]
+    assert sorted((r["status"], r["reason"]) for r in results) == [
+        ("applied", None), ("rejected", "version_gap")]
+    assert "TEMPLATE-BYTES" not in caplog.text and "(list data)" in caplog.text
+    assert CommandStore.open(tmp_path).settings() == {}
