@@ -110,3 +110,34 @@ class Backend:
         self._stop.set()
         self._thread.join(5.0)
         self._sub.close()
+
+
+class Metrics:
+    """Every metrics message of the gate (or of another of its topics: `topic`), on a thread."""
+
+    def __init__(self, url: str, gate: str, topic: str = "metrics") -> None:
+        self.seen: list[dict[str, Any]] = []
+        self._new = threading.Condition()
+        self._sub = Subscriber(BrokerOptions(url=url), [f"gate/{SITE}/{gate}/{topic}"]).start()
+        assert self._sub.subscribed.wait(10.0), f"could not subscribe to {topic}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            message = self._sub.get(0.2)
+            if message is not None:
+                with self._new:
+                    self.seen.append(json.loads(message[1]))
+                    self._new.notify_all()
+
+    def wait_for(self, predicate: Any, timeout_s: float) -> bool:
+        """Until some metrics message satisfies `predicate` (False on timeout)."""
+        with self._new:
+            return self._new.wait_for(lambda: any(predicate(m) for m in self.seen), timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self._sub.close()

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from edge.sim.thermal import SceneSpec, synthesize
-from tests.integration.gate_process import Backend, people_of, start_gate, write_config
-from tests.integration.test_disk_full import TMPFS, Metrics, _tmpfs_available
+from tests.integration.gate_process import Backend, Metrics, people_of, start_gate, write_config
+from tests.integration.test_disk_full import TMPFS, _tmpfs_available
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker]
 

@@ -12,17 +12,15 @@ its message is checked in tests/transport/test_outbox.py."""
 from __future__ import annotations
 
 import errno
-import json
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from edge.sim.thermal import SceneSpec, synthesize
-from tests.integration.gate_process import Backend, people_of, start_gate, write_config
+from tests.integration.gate_process import Backend, Metrics, people_of, start_gate, write_config
 
 pytestmark = [pytest.mark.fault, pytest.mark.broker]
 
@@ -58,38 +56,6 @@ def _fill(folder: Path) -> int:
                     break
                 written += chunk
     return written
-
-
-class Metrics:
-    """Every metrics message of the gate (or of another of its topics: `topic`), on a thread."""
-
-    def __init__(self, url: str, gate: str, topic: str = "metrics") -> None:
-        from edge.transport.mqtt import BrokerOptions, Subscriber
-
-        self.seen: list[dict[str, Any]] = []
-        self._new = threading.Condition()
-        self._sub = Subscriber(BrokerOptions(url=url), [f"gate/fault/{gate}/{topic}"]).start()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            message = self._sub.get(0.2)
-            if message is not None:
-                with self._new:
-                    self.seen.append(json.loads(message[1]))
-                    self._new.notify_all()
-
-    def wait_for(self, predicate: Any, timeout_s: float) -> bool:
-        """Until some metrics message satisfies `predicate` (False on timeout)."""
-        with self._new:
-            return self._new.wait_for(lambda: any(predicate(m) for m in self.seen), timeout_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-        self._sub.close()
 
 
 def test_disk_full_mid_run_then_freed_every_decision_arrives_once(

@@ -5,9 +5,7 @@ person; the metrics report the processing rate, the drops, the queue and the lat
 
 from __future__ import annotations
 
-import json
 import math
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -15,38 +13,13 @@ import pytest
 
 from edge.app.latency import SLOW_ENV
 from edge.sim.thermal import SceneSpec, synthesize
-from edge.transport.mqtt import BrokerOptions, Subscriber
-from tests.integration.gate_process import SITE, Backend, people_of, start_gate, write_config
+from tests.integration.gate_process import Backend, Metrics, people_of, start_gate, write_config
 
 pytestmark = [pytest.mark.broker]
 
 SLOW_MS = 50
 SCENE_FPS = 25.0
 CAP_FPS = 1e3 / SLOW_MS + 1.5
-
-
-class Metrics:
-    """Every metrics message of one gate, in arrival order."""
-
-    def __init__(self, broker_url: str, gate: str) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._sub = Subscriber(BrokerOptions(url=broker_url),
-                               [f"gate/{SITE}/{gate}/metrics"]).start()
-        assert self._sub.subscribed.wait(10.0), "could not subscribe to metrics"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            message = self._sub.get(0.2)
-            if message is not None:
-                self.messages.append(json.loads(message[1]))
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-        self._sub.close()
 
 
 def test_slowed_real_time_replay_drops_frames_not_people(tmp_path: Path, broker: Any) -> None:
@@ -66,7 +39,7 @@ def test_slowed_real_time_replay_drops_frames_not_people(tmp_path: Path, broker:
         backend.close()
         metrics.close()
     by_person = people_of(backend.events, scene)
-    last = metrics.messages[-1]
+    last = metrics.seen[-1]
     print(f"\noverload: {people} people, {len(by_person)} decided, metrics {len(last)} keys: "
           f"fps {last['fps']}, dropped {last['dropped_frames']}, "
           f"processing {last.get('processing')}, capture {last.get('capture')}, "
@@ -82,9 +55,9 @@ def test_slowed_real_time_replay_drops_frames_not_people(tmp_path: Path, broker:
     assert processing["slow_ms"] == SLOW_MS and 0 < processing["fps"] <= CAP_FPS
     capture = last["capture"]
     assert capture["drops"] > 0
-    depths = [m["capture"]["depth_max"] for m in metrics.messages]
+    depths = [m["capture"]["depth_max"] for m in metrics.seen]
     assert max(depths) <= capture["bound"], "the capture queue grew past its bound"
-    latency = max((m["latency_ms"] for m in metrics.messages), key=lambda s: int(s["n"]))
+    latency = max((m["latency_ms"] for m in metrics.seen), key=lambda s: int(s["n"]))
     assert latency["n"] >= people // 2
     assert math.isfinite(latency["p50"]) and math.isfinite(latency["p95"])
     # A queue instead of drops would lag 5 frames more every second: ~10 s by the end.
