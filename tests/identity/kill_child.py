@@ -90,3 +90,29 @@ def apply_and_wait(directory: str, kind: str, stop_at: int, pipe: Connection) ->
     store._conn.set_progress_handler(tick, PROGRESS_EVERY)
     result = store.apply(big_change(kind))
     pipe.send(f"finished {result.applied}")
+
+
+def kill_inside(folder: Path, kind: str, calls: int, fraction: float) -> int:
+    """Apply `big_change(kind)` to the store in `folder` in a child process and SIGKILL it
+    `fraction` of the way through the transaction; returns the WAL file's size at the kill."""
+    import multiprocessing
+    import os
+    import signal
+
+    from edge.identity import db
+
+    ctx = multiprocessing.get_context("spawn")
+    parent, child_end = ctx.Pipe()
+    child = ctx.Process(target=apply_and_wait,
+                        args=(str(folder), kind, max(1, int(calls * fraction)), child_end))
+    child.start()
+    try:
+        assert parent.poll(120), "the child never reached the kill point"
+        assert parent.recv() == "inside"
+        wal = folder / (db.FILENAME + "-wal")
+        spilled = wal.stat().st_size if wal.exists() else 0
+        os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
+    finally:
+        child.join(30)
+    assert child.exitcode == -signal.SIGKILL
+    return spilled

@@ -4,16 +4,12 @@ or the new ones, never a mix (the child process of test_sync_kill, other changes
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import shutil
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from edge.identity import db
 from edge.identity.store import ListStore
 from tests.identity import kill_child
 from tests.identity.lists_helpers import contents
@@ -55,20 +51,7 @@ def test_sigkill_inside_a_trust_change_keeps_the_old_trust(
     assert old[0][0] == 10 and new[0][0] == 11 and old[1] != new[1] and calls > 50
     folder = tmp_path / "lists"
     shutil.copytree(base, folder)
-    ctx = multiprocessing.get_context("spawn")
-    parent, child_end = ctx.Pipe()
-    child = ctx.Process(target=kill_child.apply_and_wait,
-                        args=(str(folder), kind, max(1, int(calls * fraction)), child_end))
-    child.start()
-    try:
-        assert parent.poll(120), "the child never reached the kill point"
-        assert parent.recv() == "inside"
-        wal = folder / (db.FILENAME + "-wal")
-        spilled = wal.stat().st_size if wal.exists() else 0
-        os.kill(child.pid, signal.SIGKILL)  # type: ignore[arg-type]
-    finally:
-        child.join(30)
-    assert child.exitcode == -signal.SIGKILL
+    spilled = kill_child.kill_inside(folder, kind, calls, fraction)
     if fraction >= 0.5:  # uncommitted pages of the change were already in the WAL file
         assert spilled > 100_000
     with ListStore.open(folder, create=False) as store:
