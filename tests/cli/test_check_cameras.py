@@ -3,7 +3,6 @@ cameras (fakes) for frames of the expected size, and `--snapshot DIR` PNGs."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,30 +16,12 @@ from edge.config import CameraConfig, Settings, validate
 from edge.sources.cameras.base import DeviceError, DeviceFrame
 from edge.sources.cameras.formats import FormatInfo
 from tests.app.record_fakes import RGB_SHAPE, EndlessOpener
+from tests.sources.cameras.fake_sysfs import usb_camera
 
 
 def _usb_camera(root: Path, port: str, usb_id: str, nodes: dict[int, tuple[str, int]]) -> None:
-    """A USB camera in a fake sysfs tree laid out like the kernel's: class/video4linux/videoN
-    links to the node under the USB interface, whose `driver` link names uvcvideo and whose
-    parent USB device holds idVendor/idProduct."""
-    usb = root / "devices" / "pci0000:00" / "usb1" / port
-    interface = usb / f"{port}:1.0"
-    interface.mkdir(parents=True)
-    vendor, product = usb_id.split(":")
-    (usb / "idVendor").write_text(vendor + "\n")
-    (usb / "idProduct").write_text(product + "\n")
-    driver = root / "bus" / "usb" / "drivers" / "uvcvideo"
-    driver.mkdir(parents=True, exist_ok=True)
-    os.symlink(os.path.relpath(driver, interface), interface / "driver")
-    class_dir = root / "class" / "video4linux"
-    class_dir.mkdir(parents=True, exist_ok=True)
-    for number, (name, index) in nodes.items():
-        node = interface / "video4linux" / f"video{number}"
-        node.mkdir(parents=True)
-        (node / "name").write_text(name + "\n")
-        (node / "index").write_text(f"{index}\n")
-        os.symlink(os.path.relpath(interface, node), node / "device")
-        os.symlink(os.path.relpath(node, class_dir), class_dir / f"video{number}")
+    vid, pid = usb_id.split(":")
+    usb_camera(root, port, vid, pid, nodes)
 
 
 def test_listing_over_a_fake_sysfs_tree(tmp_path: Path,

@@ -8,37 +8,15 @@ import os
 from pathlib import Path
 
 from edge.sources.cameras.discover import find_by_usb_id, list_cameras
-
-
-def _usb_camera(root: Path, port: str, vid: str, pid: str, nodes: dict[int, tuple[str, int]],
-                product: str = "Camera", driver: str = "uvcvideo") -> None:
-    """One USB camera on `port` with video nodes {N: (name, index)}."""
-    usb = root / "devices" / "pci0000:00" / "0000:00:14.0" / "usb1" / port
-    interface = usb / f"{port}:1.0"
-    interface.mkdir(parents=True)
-    (usb / "idVendor").write_text(vid + "\n")
-    (usb / "idProduct").write_text(pid + "\n")
-    (usb / "product").write_text(product + "\n")
-    drivers = root / "bus" / "usb" / "drivers" / driver
-    drivers.mkdir(parents=True, exist_ok=True)
-    os.symlink(os.path.relpath(drivers, interface), interface / "driver")
-    class_dir = root / "class" / "video4linux"
-    class_dir.mkdir(parents=True, exist_ok=True)
-    for number, (name, index) in nodes.items():
-        node = interface / "video4linux" / f"video{number}"
-        node.mkdir(parents=True)
-        (node / "name").write_text(name + "\n")
-        (node / "index").write_text(f"{index}\n")
-        os.symlink(os.path.relpath(interface, node), node / "device")
-        os.symlink(os.path.relpath(node, class_dir), class_dir / f"video{number}")
+from tests.sources.cameras.fake_sysfs import usb_camera
 
 
 def test_lists_nodes_with_usb_id_driver_and_model(tmp_path: Path) -> None:
-    _usb_camera(tmp_path, "1-1", "046d", "085B", {0: ("C925e", 0), 1: ("C925e", 1)},
+    usb_camera(tmp_path, "1-1", "046d", "085B", {0: ("C925e", 0), 1: ("C925e", 1)},
                 product="Logitech Webcam C925e")
-    _usb_camera(tmp_path, "1-2", "1e4e", "0100", {2: ("PureThermal (fw:v1.3.0)", 0),
+    usb_camera(tmp_path, "1-2", "1e4e", "0100", {2: ("PureThermal (fw:v1.3.0)", 0),
                                                  3: ("PureThermal (fw:v1.3.0)", 1)})
-    _usb_camera(tmp_path, "1-3", "0bda", "5830", {10: ("USB Camera: USB Camera", 0)})
+    usb_camera(tmp_path, "1-3", "0bda", "5830", {10: ("USB Camera: USB Camera", 0)})
     cams = list_cameras(tmp_path, Path("/dev"))
     assert [c.path for c in cams] == ["/dev/video0", "/dev/video1", "/dev/video2",
                                       "/dev/video3", "/dev/video10"]  # numeric order
@@ -51,8 +29,8 @@ def test_lists_nodes_with_usb_id_driver_and_model(tmp_path: Path) -> None:
 
 
 def test_find_by_usb_id_returns_capture_nodes(tmp_path: Path) -> None:
-    _usb_camera(tmp_path, "1-1", "1e4e", "0100", {4: ("PureThermal", 0), 5: ("PureThermal", 1)})
-    _usb_camera(tmp_path, "1-4", "1e4e", "0100", {6: ("PureThermal", 0), 7: ("PureThermal", 1)})
+    usb_camera(tmp_path, "1-1", "1e4e", "0100", {4: ("PureThermal", 0), 5: ("PureThermal", 1)})
+    usb_camera(tmp_path, "1-4", "1e4e", "0100", {6: ("PureThermal", 0), 7: ("PureThermal", 1)})
     found = find_by_usb_id("1E4E:0100", tmp_path)
     assert [c.path for c in found] == ["/dev/video4", "/dev/video6"]
     assert len(find_by_usb_id("1e4e:0100", tmp_path, capture_only=False)) == 4
