@@ -16,7 +16,7 @@ import pytest
 from edge.sources.cameras import CameraSpec, DeviceError, FrameFormatError, cvdevice, opener_for
 from edge.sources.cameras.cvdevice import fourcc_code, fourcc_text
 from edge.sources.cameras.uvc import open_uvc
-from tests.sources.cameras.test_discover import _usb_camera
+from tests.sources.cameras.fake_sysfs import usb_camera
 from tests.sources.cameras.test_lepton import _frame as lepton_bytes
 from tests.sources.cameras.test_lepton import _image as lepton_image
 from tests.sources.cameras.test_lepton import _row_a
@@ -189,7 +189,7 @@ def test_missing_node_and_usb_id_lookup(tmp_path: Path, caps: Caps) -> None:
     spec = CameraSpec(kind="thermal", device="lepton", usb_id="1e4e:0100")
     with pytest.raises(DeviceError, match="no video device with this USB id"):
         open_uvc(spec, sysfs_root=sysfs, dev_root=dev)
-    _usb_camera(sysfs, "1-2", "1e4e", "0100", {2: ("PureThermal", 0), 3: ("PureThermal", 1)})
+    usb_camera(sysfs, "1-2", "1e4e", "0100", {2: ("PureThermal", 0), 3: ("PureThermal", 1)})
     _node(dev, "video2")
     device = open_uvc(spec, sysfs_root=sysfs, dev_root=dev)
     assert caps[-1].target == str(dev / "video2")
