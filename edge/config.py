@@ -189,6 +189,11 @@ class ScreeningConfig(_Section):
     # With a reference installed but lost or unstable, a person whose uncorrected estimate is
     # within this of the threshold (or above it) gets `recheck` instead of fever / screening.
     recheck_margin_c: float = Field(1.0, ge=0.0, le=5.0)
+    # Sequential decision (edge.core.decide): a person whose face has stopped growing and whose
+    # estimate is at least early_margin_c from the boundary is decided before decide_samples;
+    # nearer ones wait for the full evidence. early = false: everyone waits.
+    early: bool = True
+    early_margin_c: float = Field(0.3, ge=0.05, le=5.0)
     # Baseline mode, for a gate without a reference source: a fever is an estimate at least
     # baseline_margin_c above the median of the last baseline_samples decisions at
     # this gate (unset = off: the absolute threshold_c); threshold_c applies until

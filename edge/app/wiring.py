@@ -170,6 +170,7 @@ def pipeline_params(settings: Settings) -> PipelineParams:
             skin_offset_c=scr.skin_offset_c,
             reference_expected=ref.mode != "off",
             recheck_margin_c=scr.recheck_margin_c,
+            early_margin_c=scr.early_margin_c if scr.early else None,
             baseline_margin_c=scr.baseline_margin_c,
             baseline_samples=scr.baseline_samples,
             baseline_min_samples=scr.baseline_min_samples,

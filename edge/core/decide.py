@@ -42,7 +42,21 @@ class DecideParams:
     # small canthus with fewer pixels and read it low.
     settle_samples: int = 5
     settle_growth: float = 1.03
+    # Box widths are whole pixels: at a 30 px thermal face one pixel is 3.3 %, more than
+    # settle_growth, so a face that stopped but flickers by a pixel would look as if it grew.
+    # Growth within this many pixels (the box's own resolution) counts as stopped. Thermal-only
+    # mode: the head finder's boxes are whole sensor pixels (edge.pipeline sets it per mode).
+    settle_quantum_px: float = 1.0
     near_share: float = 0.85
+    # Sequential decision: once the face has stopped growing over a short window
+    # (`early_settle_samples` against as many before; 3, so a median still rides out one bad
+    # frame), a person whose estimate is at least `early_margin_c` from the decision boundary,
+    # with readings that agree within it, is decided then: more frames would not change the
+    # outcome. Anyone nearer waits for `decide_samples` and the full settle window, whose
+    # extra samples steady the estimate where it matters; so does anyone read while an
+    # installed reference is not trusted (it may lock meanwhile). None: always wait.
+    early_settle_samples: int = 3
+    early_margin_c: float | None = 0.3
     # Baseline mode (screening.baseline_margin_c; None = off): a fever is a body estimate at
     # least this far above the running median of this gate's recent decisions (`Evidence`
     # keeps it), instead of above threshold_c. Until `baseline_min_samples` decisions are
@@ -106,7 +120,17 @@ def decide(
     n = len(person.skin_c)
     if n < params.min_samples:
         return None
-    if not ending and (n < params.decide_samples or not _settled(person.face_w, params)):
+    full = ending or (
+        n >= params.decide_samples and _settled(person.face_w, params.settle_samples, params)
+    )
+    early = (
+        not full
+        and params.early_margin_c is not None
+        and (person.reference_ok or not params.reference_expected)
+        and bool(person.face_w)  # the walk-up must be seen to have stopped
+        and _settled(person.face_w, params.early_settle_samples, params)
+    )
+    if not (full or early):
         return None
     used = _nearest(person, params)
     skin_c, spread_c = skin_statistic_c([person.skin_c[i] for i in used])
@@ -128,6 +152,8 @@ def decide(
         ambient_c=ambient_c,
         baseline_c=baseline_c if params.baseline_margin_c is not None else None,
     )
+    if early and not _clear(reading, params):
+        return None
     return Decision(
         _decision_type(body_c, threshold_c, person.reference_ok, params),
         person.t_ns,
@@ -149,13 +175,22 @@ def _decision_type(
     return "fever" if body_c >= threshold_c else "screening"
 
 
-def _settled(face_w: tuple[float, ...], params: DecideParams) -> bool:
-    """Has the face stopped growing (the person reached their closest)? True when unknown."""
-    k = params.settle_samples
+def _clear(reading: TemperatureReading, params: DecideParams) -> bool:
+    """Is an early estimate far enough from the threshold, with readings that agree, for more
+    samples not to change the outcome?"""
+    margin_c = params.early_margin_c
+    assert margin_c is not None
+    spread_body_c = site_map(params.site).slope * reading.spread_c  # the map is linear
+    return abs(reading.body_c - reading.threshold_c) >= margin_c and spread_body_c <= margin_c
+
+
+def _settled(face_w: tuple[float, ...], k: int, params: DecideParams) -> bool:
+    """Has the face stopped growing (the person reached their closest), judged on the medians
+    of the last k widths and the k before? True when unknown."""
     if len(face_w) < 2 * k:
         return not face_w
     recent, before = np.median(face_w[-k:]), np.median(face_w[-2 * k : -k])
-    return bool(recent <= params.settle_growth * before)
+    return bool(recent <= params.settle_growth * before + params.settle_quantum_px)
 
 
 def _nearest(person: PersonEvidence, params: DecideParams) -> tuple[int, ...]:

@@ -31,6 +31,8 @@ class ScreeningParams:
     skin_offset_c: float = 0.0  # site calibration, added to every skin reading
     reference_expected: bool = False  # a reference source is installed (mode not "off")
     recheck_margin_c: float = 1.0
+    early_margin_c: float | None = 0.3  # sequential decision; None: everyone waits
+    settle_quantum_px: float = 1.0  # face-width growth this small counts as stopped
     baseline_margin_c: float | None = None  # baseline mode; None = absolute threshold
     baseline_samples: int = 20
     baseline_min_samples: int = 10
@@ -52,6 +54,8 @@ class ScreeningParams:
             site=site,
             reference_expected=self.reference_expected,
             recheck_margin_c=self.recheck_margin_c,
+            early_margin_c=self.early_margin_c,
+            settle_quantum_px=self.settle_quantum_px,
             baseline_margin_c=self.baseline_margin_c,
             baseline_samples=self.baseline_samples,
             baseline_min_samples=self.baseline_min_samples,

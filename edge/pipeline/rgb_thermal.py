@@ -9,6 +9,7 @@ changes slowly, so the latest room reading goes with every RGB frame.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -97,7 +98,14 @@ class RgbThermalPipeline:
         self.passes = passes if params.passes is not None else None
         pass_params = params.passes if self.passes is not None else None
         self.evidence = Evidence(
-            params.screening.evidence("canthus", params.tracker, identity, pass_params)
+            # No early decisions and no pixel quantum here: a face followed between
+            # detections under-reports its growth (O-Net's landmarks scale with its crop), so
+            # neither a short settle window nor a pixel's tolerance can tell a walk-up from a
+            # stop; the identity vote wants the closest frames too. (A measured RGB face is
+            # at least rgb.min_face_px = 40 px wide: a pixel is within settle_growth anyway.)
+            replace(params.screening, early_margin_c=None, settle_quantum_px=0.0).evidence(
+                "canthus", params.tracker, identity, pass_params
+            )
         )
         self._temp_c: npt.NDArray[np.float32] | None = None
         self._ref: ReferenceState | None = None

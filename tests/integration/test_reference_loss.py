@@ -47,8 +47,14 @@ def test_covered_reference_gives_no_fever_and_is_reported(
     fevers = [d for d in baseline if d.type == "fever"]
     assert fevers, "the scene needs a fever to cover"
     target = fevers[len(fevers) // 2]
-    # Cover the reference from before that person's decision until just after it.
-    start_ns, end_ns = target.t_ns - int(COVER_S * 1e9), target.t_ns + int(0.3e9)
+    # Cover the reference from before that person's decision until just after it. Nobody is
+    # decided early on an untrusted reading (screening.early): covered, the person waits for
+    # the full evidence, so the cover lasts until that later moment.
+    full = replay(settings_for("thermal-synthetic.toml", broker.url, gate,
+                               screening={"early": False}), scene, publish=False).decisions
+    full_t_ns = next(d.t_ns for d in full if d.track == target.track)
+    assert full_t_ns >= target.t_ns
+    start_ns, end_ns = target.t_ns - int(COVER_S * 1e9), full_t_ns + int(0.3e9)
     cover_reference(scene, start_ns, end_ns)
 
     others: list[tuple[str, dict[str, Any]]] = []
