@@ -10,6 +10,12 @@ camera would have delivered it); a supply that stamps nothing makes the age 0.
 
     latency = monotonic at PUBACK - (monotonic when processed - age at processing)
 
+The latency "at the gate" (`near_p50`, `near_p95`) starts instead at the first frame the
+temperature decision used (`Decision.near_t_ns`: the person at their closest, face within
+`near_share` of its widest): what someone standing at the gate waits, without their walk-up.
+In RGB + thermal mode a face is measurable from about 45 px, seconds before the person
+arrives; in thermal-only mode from about two thirds of its closest size.
+
 Decisions are matched to PUBACKs by their event's (type, track, t_ns): unique per decision
 within one process (track numbers are not reused). Events of an earlier process (left in the
 outbox) are not counted, nor decisions whose first frame is no longer in the clock.
@@ -83,17 +89,20 @@ class LatencyTracker:
 
     def __init__(self, window: int = 100, max_pending: int = 1000) -> None:
         self._lock = threading.Lock()
-        self._pending: OrderedDict[EventKey, tuple[int, int]] = OrderedDict()  # start, decided
+        # start, near (None: not known), decided
+        self._pending: OrderedDict[EventKey, tuple[int, int | None, int]] = OrderedDict()
         self._max_pending = max_pending  # events never acked (broker away for hours)
         self._latencies_ms: deque[float] = deque(maxlen=window)
         self._publish_ms: deque[float] = deque(maxlen=window)  # decided -> PUBACK
+        self._near_ms: deque[float] = deque(maxlen=window)  # first frame used -> PUBACK
         self.unmatched = 0  # PUBACKs of events this process did not start (outbox backlog)
 
-    def start(self, decision: Decision, start_ns: int) -> None:
-        """A decision made now, whose first measurable frame was captured at `start_ns`."""
+    def start(self, decision: Decision, start_ns: int, near_ns: int | None = None) -> None:
+        """A decision made now, whose first measurable frame was captured at `start_ns` and
+        the first frame it used at `near_ns` (None: not known)."""
         decided_ns = time.monotonic_ns()
         with self._lock:
-            self._pending[event_key(decision)] = (start_ns, decided_ns)
+            self._pending[event_key(decision)] = (start_ns, near_ns, decided_ns)
             while len(self._pending) > self._max_pending:
                 self._pending.popitem(last=False)
 
@@ -112,21 +121,33 @@ class LatencyTracker:
                 if times is None:
                     self.unmatched += 1
                 else:
-                    self._latencies_ms.append((acked_ns - times[0]) / 1e6)
-                    self._publish_ms.append((acked_ns - times[1]) / 1e6)
+                    start_ns, near_ns, decided_ns = times
+                    self._latencies_ms.append((acked_ns - start_ns) / 1e6)
+                    self._publish_ms.append((acked_ns - decided_ns) / 1e6)
+                    if near_ns is not None:
+                        self._near_ms.append((acked_ns - near_ns) / 1e6)
 
     def summary(self) -> dict[str, float | int | None]:
         """p50 / p95 in ms over the last `window` decisions (None before the first), n, and
         `publish_p95`: the p95 of the part after the decision was made (commit, PUBACK); the
-        rest is the screening waiting for its samples (screening.decide_samples frames)."""
+        rest is the screening waiting for its samples; `near_p50` / `near_p95`: from the first
+        frame the decision used (the person at their closest)."""
         with self._lock:
             values = np.asarray(self._latencies_ms, dtype=np.float64)
             publish = np.asarray(self._publish_ms, dtype=np.float64)
-        if values.size == 0:
-            return {"p50": None, "p95": None, "n": 0, "publish_p95": None}
-        p50, p95 = np.percentile(values, [50, 95])
-        return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "n": int(values.size),
-                "publish_p95": round(float(np.percentile(publish, 95)), 1)}
+            near = np.asarray(self._near_ms, dtype=np.float64)
+        out: dict[str, float | int | None] = {
+            "p50": None, "p95": None, "n": int(values.size), "publish_p95": None,
+            "near_p50": None, "near_p95": None,
+        }
+        if values.size:
+            p50, p95 = np.percentile(values, [50, 95])
+            out.update(p50=round(float(p50), 1), p95=round(float(p95), 1),
+                       publish_p95=round(float(np.percentile(publish, 95)), 1))
+        if near.size:
+            p50, p95 = np.percentile(near, [50, 95])
+            out.update(near_p50=round(float(p50), 1), near_p95=round(float(p95), 1))
+        return out
 
 
 class Rate:

@@ -159,10 +159,11 @@ class RunLoop:
 
     def _publish(self, decisions: list[Decision]) -> None:
         for decision in decisions:
-            first = decision.first_t_ns
+            first, near = decision.first_t_ns, decision.near_t_ns
             start_ns = None if first is None else self.clock.captured_ns(first)
+            near_ns = None if near is None else self.clock.captured_ns(near)
             if start_ns is not None:
-                self.latency.start(decision, start_ns)
+                self.latency.start(decision, start_ns, near_ns)
             self._emit(decision)  # committed to the outbox: never lost
             self.decisions += 1
 

@@ -21,7 +21,7 @@ class TemperatureSamples:
         self._face_w: dict[int, list[float]] = {}
         self._room_c: dict[int, list[float]] = {}
         self._reference_ok: dict[int, bool] = {}
-        self._first_t_ns: dict[int, int] = {}  # frame t_ns of each track's first sample
+        self._t_ns: dict[int, list[int]] = {}  # frame t_ns of each sample (when given)
 
     def add(
         self,
@@ -34,12 +34,12 @@ class TemperatureSamples:
     ) -> None:
         """One frame's readings: (K,) track ids of the measured faces, their (K,) skin_c and
         (K,) face widths (the person's distance); `room_c` the frame's room temperature,
-        `t_ns` the frame's time (kept for each track's first sample)."""
+        `t_ns` the frame's time (kept with each sample)."""
         room = float("nan") if room_c is None else float(room_c)
         rows = zip(track_ids.tolist(), skin_c.tolist(), face_w.tolist(), strict=True)
         for tid, value, width in rows:  # per measured face, a handful
             if t_ns is not None:
-                self._first_t_ns.setdefault(tid, t_ns)
+                self._t_ns.setdefault(tid, []).append(t_ns)
             self._skin_c.setdefault(tid, []).append(float(value))
             self._face_w.setdefault(tid, []).append(float(width))
             self._room_c.setdefault(tid, []).append(room)
@@ -60,13 +60,18 @@ class TemperatureSamples:
     def count(self, track_id: int) -> int:
         return len(self._skin_c.get(track_id, ()))
 
+    def sample_t_ns(self, track_id: int) -> tuple[int, ...]:
+        """Frame t_ns of each sample (empty when frames came without a time)."""
+        return tuple(self._t_ns.get(track_id, ()))
+
     def first_t_ns(self, track_id: int) -> int | None:
         """Frame t_ns of the track's first sample: when the person first was measurable."""
-        return self._first_t_ns.get(track_id)
+        times = self._t_ns.get(track_id)
+        return times[0] if times else None
 
     def drop(self, track_id: int) -> None:
         """Forget a track that ended (its decision, if any, has been made)."""
-        self._first_t_ns.pop(track_id, None)
+        self._t_ns.pop(track_id, None)
         self._skin_c.pop(track_id, None)
         self._face_w.pop(track_id, None)
         self._room_c.pop(track_id, None)

@@ -108,6 +108,7 @@ class Evidence:
                 face_w=self._temperature.face_w(tid),
                 decided=tid in self._decided,
                 room_c=self._temperature.room_c(tid),
+                sample_t_ns=self._temperature.sample_t_ns(tid),
             )
             decision = decide(person, self._params, ending, self.baseline_c)
             first_t_ns = self._temperature.first_t_ns(tid)

@@ -166,6 +166,9 @@ class Decision:
     # Frame t_ns of the person's first measured sample (the first frame they were measurable):
     # where the decision latency starts (edge.app.latency). None: not known (no sample).
     first_t_ns: int | None = None
+    # Frame t_ns of the first sample the temperature decision used (the person at their
+    # closest: face within near_share of its widest): the latency "at the gate" starts here.
+    near_t_ns: int | None = None
 
     @property
     def is_temperature(self) -> bool:

@@ -105,6 +105,20 @@ def test_pubacks_of_other_events_are_not_counted() -> None:
     assert summary["p50"] == pytest.approx(400.0) and tracker.unmatched == 1
 
 
+def test_at_the_gate_latency_starts_at_the_first_frame_the_decision_used() -> None:
+    tracker = LatencyTracker()
+    now = time.monotonic_ns()
+    walked_up = Decision("screening", T0_NS, 1, None, (0, 0, 1, 1))
+    unknown = Decision("screening", T0_NS + 1, 2, None, (0, 0, 1, 1))
+    tracker.start(walked_up, now - 2_000_000_000, near_ns=now - 500_000_000)
+    tracker.start(unknown, now - 1_000_000_000)  # no near frame: not in the near numbers
+    assert tracker.summary()["near_p95"] is None
+    tracker.acked([_row(walked_up), _row(unknown)], now)
+    summary = tracker.summary()
+    assert summary["n"] == 2 and summary["p95"] == pytest.approx(1950.0)
+    assert summary["near_p50"] == summary["near_p95"] == pytest.approx(500.0)
+
+
 def test_frame_clock_is_bounded() -> None:
     clock = FrameClock(keep=3)
     for t in range(5):

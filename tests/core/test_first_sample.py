@@ -29,6 +29,22 @@ def test_decision_starts_at_the_first_measurable_frame_not_the_first_seen() -> N
     assert decisions[0].t_ns > decisions[0].first_t_ns
 
 
+def test_near_sample_is_the_first_the_decision_used() -> None:
+    # Measurable from frame 3 at 20 px, at the gate (30 px, within near_share) from frame 6.
+    evidence = Evidence(EvidenceParams(DecideParams(threshold_c=37.3, site="face-max"),
+                                       TrackerParams()))
+    skin = np.array([skin_from_body_c(36.6, site="face-max")], np.float32)
+    decisions = []
+    for f in range(3, 25):
+        w = 20 if f < 6 else 30
+        box = Detections.build([[40, 30, w, int(w * 1.2)]], "thermal", measurable=[True])
+        decisions += evidence.record(box, skin, True, T0_NS + f * FRAME_NS)
+    assert len(decisions) == 1
+    d = decisions[0]
+    assert d.first_t_ns == T0_NS + 3 * FRAME_NS and d.near_t_ns == T0_NS + 6 * FRAME_NS
+    assert d.t_ns > d.near_t_ns
+
+
 def test_first_sample_is_kept_per_track_and_forgotten_with_it() -> None:
     samples = TemperatureSamples()
     one = np.ones(2, np.float32)

@@ -62,3 +62,5 @@ def test_slowed_real_time_replay_drops_frames_not_people(tmp_path: Path, broker:
     assert math.isfinite(latency["p50"]) and math.isfinite(latency["p95"])
     # A queue instead of drops would lag 5 frames more every second: ~10 s by the end.
     assert 0 < latency["p50"] <= latency["p95"] < 5_000
+    # At the gate starts at a later frame of the same person: never longer.
+    assert 0 < latency["near_p50"] <= latency["p50"] and latency["near_p95"] <= latency["p95"]
