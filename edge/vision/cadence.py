@@ -16,10 +16,13 @@ The cadence rule (frame counts; `entry_every` = floor(entry_ms * fps), 3 at 15 f
 - while the scene shows motion outside the known faces (a downscaled grey frame differs from
   the previous one, outside each known face, its hair and the body below it, in at least
   `motion_cells` cells by more than `motion_diff` grey levels), or a known face moves faster
-  than `fast_speed` face widths a frame: at most `entry_every` frames between two
-  detections. A person entering moves, so, if the detector can see them, they are found at
-  most entry_every - 1 frames after their first frame fully in view (133 ms at 15 fps; the
-  bound is 200 ms; tests/vision/test_cadence.py checks every phase of the cycle);
+  than `fast_speed` face widths a frame, or a followed face has grown by more than
+  GROW_SHARE since its last detection (walking up: a followed box under-reports growth, and
+  the person must be measured at the distance they are at): at most `entry_every` frames
+  between two detections. A person entering moves, so, if the detector can see them, they
+  are found at most entry_every - 1 frames after their first frame fully in view (133 ms
+  at 15 fps; the bound is 200 ms; tests/vision/test_cadence.py checks every phase of the
+  cycle);
 - otherwise (a still scene, or only known faces moving slowly): every `current_every` frames,
   which is `detect_every` unless the box is loaded (below).
 
@@ -72,6 +75,11 @@ MOTION_DIFF = 12  # grey levels a motion cell must change by
 MOTION_CELLS = 3  # changed cells outside the known faces that count as motion
 LOST_PROB = 0.5  # O-Net face probability below which a followed face is lost
 FAST_SPEED = 0.15  # face widths a frame
+# A followed face this much wider than at its last detection is walking up: O-Net's landmarks
+# scale with the crop they are given, so a followed box under-reports growth, and the person
+# would be measured at a distance they have already left. Above O-Net's frame-to-frame
+# jitter of the landmarks' spread (~1-2 %), below a walk-up's few % a frame.
+GROW_SHARE = 1.05
 MAX_SPEED = 0.5  # face widths a frame: faster predictions are clamped (a bad match, not a walk)
 COLLAPSE_IOU = 0.5  # two followed faces overlapping this much are one face
 # Around a known face, in face widths/heights, what moves with it: hair and head sides
@@ -126,6 +134,7 @@ class CadencedFinder:
         self._boxes = np.zeros((0, 4), np.float32)  # last known boxes
         self._velocity = np.zeros((0, 4), np.float32)  # per frame
         self._scores = np.zeros(0, np.float32)  # detector scores at the last detection
+        self._detected_w = np.zeros(0, np.float32)  # widths at the last detection
         self._rel = np.zeros((0, 4), np.float32)  # box relative to its landmarks (see below)
         self._landmarks = np.zeros((0, 5, 2), np.float32)
         self._since = 0  # frames since the last detection
@@ -146,6 +155,10 @@ class CadencedFinder:
     def busy_share(self) -> float:
         """EWMA of the finder's processing time per frame over the frame interval (0..1)."""
         return self._busy
+
+    @property
+    def frames_since_detection(self) -> int:
+        return self._since
 
     @property
     def boxes(self) -> F32:
@@ -200,7 +213,7 @@ class CadencedFinder:
         if self._force or self.detect_every == 1:
             return True
         gap = self._since + 1  # frames since the last detection if it ran now
-        if moving or self._fast():
+        if moving or self._fast() or self._growing():
             return gap >= self.entry_every
         return gap >= self._every
 
@@ -211,6 +224,9 @@ class CadencedFinder:
             self._boxes[:, 2], np.float32(1.0)
         )
         return bool((speed > self.fast_speed).any())
+
+    def _growing(self) -> bool:
+        return bool((self._boxes[:, 2] > GROW_SHARE * self._detected_w).any())
 
     def _motion(self, bgr: U8) -> bool:
         """Whether the downscaled grey frame changed outside the known faces."""
@@ -256,6 +272,7 @@ class CadencedFinder:
         self._boxes = np.zeros((0, 4), np.float32)
         self._velocity = np.zeros((0, 4), np.float32)
         self._scores = np.zeros(0, np.float32)
+        self._detected_w = np.zeros(0, np.float32)
         self._rel = np.zeros((0, 4), np.float32)
         self._landmarks = np.zeros((0, 5, 2), np.float32)
 
@@ -271,6 +288,7 @@ class CadencedFinder:
         self._velocity = _clamp(velocity, boxes)
         self._boxes = boxes.astype(np.float32)
         self._scores = scores.astype(np.float32)
+        self._detected_w = self._boxes[:, 2].copy()
         self._landmarks = landmarks.astype(np.float32)
         self._rel = relative_box(boxes, landmarks)
 
@@ -285,6 +303,7 @@ class CadencedFinder:
         velocity = _clamp(boxes[keep] - self._boxes[keep], boxes[keep])
         self._boxes, self._velocity = boxes[keep], velocity
         self._scores, self._rel = self._scores[keep], self._rel[keep]
+        self._detected_w = self._detected_w[keep]
         self._landmarks = landmarks[keep]
         return self._faces(bgr)
 
