@@ -99,10 +99,12 @@ class RgbThermalPipeline:
         pass_params = params.passes if self.passes is not None else None
         self.evidence = Evidence(
             # No early decisions and no pixel quantum here: a face followed between
-            # detections under-reports its growth (O-Net's landmarks scale with its crop), so
-            # neither a short settle window nor a pixel's tolerance can tell a walk-up from a
-            # stop; the identity vote wants the closest frames too. (A measured RGB face is
-            # at least rgb.min_face_px = 40 px wide: a pixel is within settle_growth anyway.)
+            # detections under-reports its growth (O-Net's landmarks scale with its crop; the
+            # detector comes back every few frames while a face grows, edge.vision.cadence,
+            # but the frames between still lag), so neither a short settle window nor a
+            # pixel's tolerance can tell a walk-up from a stop; the identity vote wants the
+            # closest frames too. (A measured RGB face is at least rgb.min_face_px = 40 px
+            # wide: a pixel is within settle_growth anyway.)
             replace(params.screening, early_margin_c=None, settle_quantum_px=0.0).evidence(
                 "canthus", params.tracker, identity, pass_params
             )
