@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,72 +71,63 @@ def committed_seqs(state: Path, gate: str) -> int:
         return outbox.last_seq()
 
 
-@dataclass
-class Backend:
+class _Collector:
+    """Every JSON message a subscriber receives, appended to `received` on a thread; waiters
+    are woken on each one."""
+
+    def __init__(self, sub: Subscriber, what: str) -> None:
+        self.received: list[dict[str, Any]] = []
+        self._new = threading.Condition()
+        self._sub = sub.start()
+        assert self._sub.subscribed.wait(10.0), f"could not subscribe to {what}"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        while not self._stop.is_set():
+            message = self._sub.get(0.2)
+            if message is not None:
+                with self._new:
+                    self.received.append(json.loads(message[1]))
+                    self._new.notify_all()
+
+    def _wait(self, predicate: Any, timeout_s: float) -> bool:
+        with self._new:
+            return bool(self._new.wait_for(lambda: predicate(self.received), timeout_s))
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self._sub.close()
+
+
+class Backend(_Collector):
     """A durable consumer: persistent session, so nothing is missed while it or the broker
     is away. Records every event delivery (duplicates included) in arrival order."""
 
-    broker_url: str
-    gate: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-    _new: threading.Condition = field(default_factory=threading.Condition)
-
-    def __post_init__(self) -> None:
-        self._sub = Subscriber(
-            BrokerOptions(url=self.broker_url, reconnect_min_s=1, reconnect_max_s=1),
-            [f"gate/{SITE}/{self.gate}/event/#"],
-            client_id=f"backend-{self.gate}",
+    def __init__(self, broker_url: str, gate: str) -> None:
+        super().__init__(Subscriber(
+            BrokerOptions(url=broker_url, reconnect_min_s=1, reconnect_max_s=1),
+            [f"gate/{SITE}/{gate}/event/#"],
+            client_id=f"backend-{gate}",
             clean_session=False,
-        ).start()
-        assert self._sub.subscribed.wait(10.0), "backend could not subscribe"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            message = self._sub.get(0.2)
-            if message is not None:
-                with self._new:
-                    self.events.append(json.loads(message[1]))
-                    self._new.notify_all()
+        ), "events")
+        self.events = self.received
 
     def wait_for(self, predicate: Any, timeout_s: float) -> bool:
-        with self._new:
-            return self._new.wait_for(lambda: predicate(self.events), timeout_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-        self._sub.close()
+        """Until `predicate(events)` holds (False on timeout)."""
+        return self._wait(predicate, timeout_s)
 
 
-class Metrics:
+class Metrics(_Collector):
     """Every metrics message of the gate (or of another of its topics: `topic`), on a thread."""
 
     def __init__(self, url: str, gate: str, topic: str = "metrics") -> None:
-        self.seen: list[dict[str, Any]] = []
-        self._new = threading.Condition()
-        self._sub = Subscriber(BrokerOptions(url=url), [f"gate/{SITE}/{gate}/{topic}"]).start()
-        assert self._sub.subscribed.wait(10.0), f"could not subscribe to {topic}"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        while not self._stop.is_set():
-            message = self._sub.get(0.2)
-            if message is not None:
-                with self._new:
-                    self.seen.append(json.loads(message[1]))
-                    self._new.notify_all()
+        super().__init__(Subscriber(BrokerOptions(url=url), [f"gate/{SITE}/{gate}/{topic}"]),
+                         topic)
+        self.seen = self.received
 
     def wait_for(self, predicate: Any, timeout_s: float) -> bool:
         """Until some metrics message satisfies `predicate` (False on timeout)."""
-        with self._new:
-            return self._new.wait_for(lambda: any(predicate(m) for m in self.seen), timeout_s)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5.0)
-        self._sub.close()
+        return self._wait(lambda seen: any(predicate(m) for m in seen), timeout_s)
